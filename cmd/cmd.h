@@ -1,0 +1,45 @@
+/*
+ * cmd.h - what every cmd_<name>.c shares: exit codes, the context a
+ * command runs with, and small helpers for argument parsing and output.
+ * Commands parse arguments, call core/, print.  No business logic here.
+ */
+#ifndef FURROW_CMD_H
+#define FURROW_CMD_H
+
+/* Exit codes: documented in README.md ("Exit codes"); keep them stable. */
+enum exit_code {
+	EXIT_OK = 0,
+	EXIT_FAILURE_ = 1,      /* an error; the message says which */
+	EXIT_USAGE = 2,         /* bad command line */
+	EXIT_VERIFY = 3,        /* a signature or trust check failed */
+	EXIT_POLICY = 4,        /* policy denied or deferred a change */
+	EXIT_ROLLED_BACK = 5,   /* an update failed and was rolled back */
+};
+
+struct cmd_context {
+	const char *config_path; /* -c FILE, or NULL */
+	const char *argv0;
+};
+
+struct command {
+	const char *name;
+	int (*fn)(struct cmd_context *ctx, int argc, char **argv);
+	const char *summary;
+};
+
+extern const struct command commands[];
+
+int cmd_version(struct cmd_context *ctx, int argc, char **argv);
+int cmd_check(struct cmd_context *ctx, int argc, char **argv);
+
+/* Print "furrow: <message>" for the recorded error (error.h) to stderr. */
+void cmd_error(const char *context);
+
+/* "furrow CMD: unknown option X" + hint, returns EXIT_USAGE. */
+int cmd_usage_error(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* True if argv[i] is -h or --help. */
+int cmd_is_help(const char *arg);
+
+#endif

@@ -1,0 +1,401 @@
+/*
+ * sandbox.c - Lua evaluation under caps (see sandbox.h).
+ *
+ * The only file in furrow that includes Lua.  Modelled on Redis'
+ * scripting sandbox and lua.c: libraries opened one by one, dangerous
+ * globals removed, a count hook that becomes sticky once a script is
+ * killed so that pcall cannot swallow the kill.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "bug.h"
+#include "error.h"
+#include "limits.h"
+#include "sandbox.h"
+#include "strbuf.h"
+#include "banned.h"
+
+/* How many VM instructions run between two looks at the budget and clock. */
+#define HOOK_EVERY 1000
+
+struct sandbox_run {
+	size_t mem_used;
+	size_t mem_cap;
+	int mem_exceeded;
+
+	unsigned long instructions;
+	unsigned long instruction_cap;
+	struct timespec deadline;
+	unsigned milliseconds;
+
+	/* Set once the script must die; the hook then fires on every
+	 * instruction and raises again, so no pcall can catch it. */
+	const char *killed;
+
+	/* Conversion state (result to struct value). */
+	struct value *result;
+	size_t nodes;
+	size_t string_bytes;
+	struct strbuf path;
+	int convert_error;
+};
+
+static void *sandbox_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct sandbox_run *run = ud;
+	size_t old = ptr ? osize : 0;
+
+	if (nsize == 0) {
+		free(ptr);
+		run->mem_used -= old;
+		return NULL;
+	}
+	if (nsize > old && nsize - old > run->mem_cap - run->mem_used) {
+		run->mem_exceeded = 1;
+		if (!run->killed)
+			run->killed = "memory";
+		return NULL;
+	}
+	ptr = realloc(ptr, nsize);
+	if (ptr)
+		run->mem_used = run->mem_used - old + nsize;
+	return ptr;
+}
+
+static int deadline_passed(const struct sandbox_run *run)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return now.tv_sec > run->deadline.tv_sec ||
+	       (now.tv_sec == run->deadline.tv_sec &&
+		now.tv_nsec >= run->deadline.tv_nsec);
+}
+
+static struct sandbox_run *run_of(lua_State *L)
+{
+	void *ud;
+
+	lua_getallocf(L, &ud);
+	return ud;
+}
+
+static void sandbox_hook(lua_State *L, lua_Debug *ar)
+{
+	struct sandbox_run *run = run_of(L);
+
+	(void)ar;
+	if (!run->killed) {
+		run->instructions += HOOK_EVERY;
+		if (run->instructions > run->instruction_cap)
+			run->killed = "instructions";
+		else if (deadline_passed(run))
+			run->killed = "time";
+	}
+	if (run->killed) {
+		lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
+		luaL_error(L, "sandbox: script killed (%s limit)", run->killed);
+	}
+}
+
+/* Message handler: keep string messages, never call __tostring. */
+static int sandbox_msgh(lua_State *L)
+{
+	if (lua_type(L, 1) == LUA_TSTRING)
+		return 1;
+	lua_pushfstring(L, "(error object is a %s value)",
+			luaL_typename(L, 1));
+	return 1;
+}
+
+static void open_lib(lua_State *L, const char *name, lua_CFunction fn)
+{
+	luaL_requiref(L, name, fn, 1);
+	lua_pop(L, 1);
+}
+
+static void remove_field(lua_State *L, const char *table, const char *field)
+{
+	if (table) {
+		lua_getglobal(L, table);
+		lua_pushnil(L);
+		lua_setfield(L, -2, field);
+		lua_pop(L, 1);
+	} else {
+		lua_pushnil(L);
+		lua_setglobal(L, field);
+	}
+}
+
+/* Runs protected: opening libraries allocates and may fail the cap. */
+static int sandbox_setup(lua_State *L)
+{
+	static const char *const removed_globals[] = {
+		"dofile", "loadfile", "load", "collectgarbage", "print",
+		"require", "module",
+	};
+	size_t i;
+
+	open_lib(L, LUA_GNAME, luaopen_base);
+	open_lib(L, LUA_STRLIBNAME, luaopen_string);
+	open_lib(L, LUA_TABLIBNAME, luaopen_table);
+	open_lib(L, LUA_MATHLIBNAME, luaopen_math);
+	open_lib(L, LUA_UTF8LIBNAME, luaopen_utf8);
+	for (i = 0; i < sizeof(removed_globals) / sizeof(*removed_globals); i++)
+		remove_field(L, NULL, removed_globals[i]);
+	remove_field(L, LUA_STRLIBNAME, "dump");
+
+	/* Same inputs, same outputs: a fixed seed for math.random. */
+	lua_getglobal(L, LUA_MATHLIBNAME);
+	lua_getfield(L, -1, "randomseed");
+	lua_pushinteger(L, 0);
+	lua_call(L, 1, 0);
+	lua_pop(L, 1);
+	return 0;
+}
+
+static int convert(lua_State *L, int idx, struct value *out, int depth);
+
+static int convert_fail(lua_State *L, int code, const char *what)
+{
+	struct sandbox_run *run = run_of(L);
+
+	error_set(code, "%s: %s", run->path.len ? run->path.buf : "result",
+		  what);
+	run->convert_error = code;
+	return luaL_error(L, "conversion failed");
+}
+
+static void path_push_key(struct strbuf *path, lua_State *L, int kidx)
+{
+	if (lua_type(L, kidx) == LUA_TSTRING) {
+		if (path->len)
+			strbuf_addch(path, '.');
+		strbuf_addstr(path, lua_tostring(L, kidx));
+	} else {
+		strbuf_addf(path, "[%lld]", (long long)lua_tointeger(L, kidx));
+	}
+}
+
+static int convert_table(lua_State *L, int idx, struct value *out, int depth)
+{
+	struct sandbox_run *run = run_of(L);
+	struct value *slot;
+	size_t mark;
+
+	if (depth >= LIMIT_VALUE_DEPTH)
+		return convert_fail(L, FURROW_ELIMIT,
+				    "tables nested deeper than the limit "
+				    "(cyclic table?)");
+	if (!lua_checkstack(L, 4))
+		return convert_fail(L, FURROW_ELIMIT, "Lua stack exhausted");
+	out->type = VALUE_TABLE;
+	lua_pushnil(L);
+	while (lua_next(L, idx)) {
+		int kt = lua_type(L, -2);
+
+		if (++run->nodes > LIMIT_VALUE_NODES)
+			return convert_fail(L, FURROW_ELIMIT,
+					    "more values than the limit");
+		mark = run->path.len;
+		if (kt == LUA_TSTRING) {
+			size_t klen;
+			const char *k = lua_tolstring(L, -2, &klen);
+
+			run->string_bytes += klen;
+			slot = value_table_add_str(out, k, klen);
+		} else if (kt == LUA_TNUMBER && lua_isinteger(L, -2)) {
+			slot = value_table_add_int(out, lua_tointeger(L, -2));
+		} else {
+			return convert_fail(L, FURROW_EINVAL,
+				lua_pushfstring(L, "table key of type %s is not "
+						"allowed (use strings or integers)",
+						luaL_typename(L, -2)));
+		}
+		path_push_key(&run->path, L, lua_gettop(L) - 1);
+		convert(L, lua_gettop(L), slot, depth + 1);
+		strbuf_setlen(&run->path, mark);
+		lua_pop(L, 1);
+	}
+	if (value_sort(out))
+		return convert_fail(L, FURROW_EINVAL, "duplicate table key");
+	return 0;
+}
+
+static int convert(lua_State *L, int idx, struct value *out, int depth)
+{
+	struct sandbox_run *run = run_of(L);
+	size_t len;
+	const char *s;
+
+	switch (lua_type(L, idx)) {
+	case LUA_TNIL:
+		out->type = VALUE_NIL;
+		return 0;
+	case LUA_TBOOLEAN:
+		out->type = VALUE_BOOLEAN;
+		out->u.boolean = lua_toboolean(L, idx);
+		return 0;
+	case LUA_TNUMBER:
+		if (lua_isinteger(L, idx)) {
+			out->type = VALUE_INTEGER;
+			out->u.integer = lua_tointeger(L, idx);
+		} else {
+			out->type = VALUE_NUMBER;
+			out->u.number = lua_tonumber(L, idx);
+		}
+		return 0;
+	case LUA_TSTRING:
+		s = lua_tolstring(L, idx, &len);
+		run->string_bytes += len;
+		if (len > LIMIT_VALUE_STRING_BYTES ||
+		    run->string_bytes > 64u * LIMIT_VALUE_STRING_BYTES)
+			return convert_fail(L, FURROW_ELIMIT,
+					    "string larger than the limit");
+		value_set_string(out, s, len);
+		return 0;
+	case LUA_TTABLE:
+		return convert_table(L, idx, out, depth);
+	default:
+		return convert_fail(L, FURROW_EINVAL,
+			lua_pushfstring(L, "a %s cannot be part of the result",
+					luaL_typename(L, idx)));
+	}
+}
+
+/* Protected entry for the conversion: upvalue-free, result in run. */
+static int convert_result(lua_State *L)
+{
+	struct sandbox_run *run = run_of(L);
+
+	run->result = value_new(VALUE_NIL);
+	return convert(L, 1, run->result, 0);
+}
+
+static int killed_error(const struct sandbox_run *run, const char *chunkname,
+			const struct sandbox_limits *lim)
+{
+	if (!strcmp(run->killed, "memory"))
+		return error_set(FURROW_ELIMIT,
+				 "%s: memory limit of %zu bytes exceeded",
+				 chunkname, lim->memory_bytes);
+	if (!strcmp(run->killed, "instructions"))
+		return error_set(FURROW_ELIMIT,
+				 "%s: instruction limit of %lu exceeded",
+				 chunkname, lim->instructions);
+	return error_set(FURROW_ELIMIT, "%s: time limit of %u ms exceeded",
+			 chunkname, lim->milliseconds);
+}
+
+int sandbox_eval(struct value **out, const char *chunkname, const char *src,
+		 size_t len, const struct sandbox_limits *limits)
+{
+	struct sandbox_run run;
+	struct strbuf name = STRBUF_INIT;
+	lua_State *L = NULL;
+	int ret = 0, rc;
+
+	*out = NULL;
+	memset(&run, 0, sizeof(run));
+	strbuf_init(&run.path, 0);
+	run.mem_cap = limits->memory_bytes;
+	run.instruction_cap = limits->instructions;
+	run.milliseconds = limits->milliseconds;
+	clock_gettime(CLOCK_MONOTONIC, &run.deadline);
+	run.deadline.tv_sec += limits->milliseconds / 1000;
+	run.deadline.tv_nsec += (long)(limits->milliseconds % 1000) * 1000000L;
+	if (run.deadline.tv_nsec >= 1000000000L) {
+		run.deadline.tv_sec++;
+		run.deadline.tv_nsec -= 1000000000L;
+	}
+
+	L = lua_newstate(sandbox_alloc, &run);
+	if (!L) {
+		ret = error_set(FURROW_ELIMIT, "%s: cannot create Lua state "
+				"within the memory limit", chunkname);
+		goto out;
+	}
+	lua_pushcfunction(L, sandbox_setup);
+	if (lua_pcall(L, 0, 0, 0) != LUA_OK) {
+		ret = error_set(FURROW_ELIMIT, "%s: cannot set up the sandbox "
+				"within the memory limit", chunkname);
+		goto out;
+	}
+	lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, HOOK_EVERY);
+
+	lua_pushcfunction(L, sandbox_msgh);
+	/* "@name" makes Lua print "name:line:" in messages. */
+	strbuf_addf(&name, "@%s", chunkname);
+	rc = luaL_loadbufferx(L, src, len, name.buf, "t");
+	if (rc != LUA_OK) {
+		if (run.killed)
+			ret = killed_error(&run, chunkname, limits);
+		else
+			ret = error_set(FURROW_ESYNTAX, "%s",
+					lua_type(L, -1) == LUA_TSTRING ?
+					lua_tostring(L, -1) : "cannot load");
+		goto out;
+	}
+	rc = lua_pcall(L, 0, 1, 1);
+	if (run.killed) {
+		ret = killed_error(&run, chunkname, limits);
+		goto out;
+	}
+	if (rc != LUA_OK) {
+		ret = error_set(FURROW_EINVAL, "%s",
+				lua_type(L, -1) == LUA_TSTRING ?
+				lua_tostring(L, -1) : "error");
+		goto out;
+	}
+
+	/* Convert with the hook off: conversion runs no Lua code. */
+	lua_sethook(L, NULL, 0, 0);
+	lua_pushcfunction(L, convert_result);
+	lua_insert(L, -2);
+	rc = lua_pcall(L, 1, 0, 0);
+	if (rc != LUA_OK) {
+		if (run.convert_error)
+			ret = error_prefix(run.convert_error, "%s", chunkname);
+		else if (run.killed)
+			ret = killed_error(&run, chunkname, limits);
+		else
+			ret = error_set(FURROW_ELIMIT, "%s: cannot convert the "
+					"result within the memory limit",
+					chunkname);
+		goto out;
+	}
+	*out = run.result;
+	run.result = NULL;
+out:
+	if (L)
+		lua_close(L);
+	value_free(run.result);
+	strbuf_release(&run.path);
+	strbuf_release(&name);
+	return ret;
+}
+
+const char *sandbox_lua_version(void)
+{
+	/* lua_ident is "$LuaVersion: Lua 5.4.4  Copyright ..." and comes
+	 * from the linked library, not from the header we compiled with. */
+	static char version[32];
+	const char *p = strstr(lua_ident, "Lua ");
+	size_t n = 0;
+
+	if (!version[0] && p) {
+		while (p[n] && !(p[n] == ' ' && p[n + 1] == ' ') &&
+		       n < sizeof(version) - 1)
+			n++;
+		memcpy(version, p, n);
+		version[n] = '\0';
+	}
+	return version[0] ? version : LUA_RELEASE;
+}

@@ -1,0 +1,47 @@
+/*
+ * sandbox.h - evaluate untrusted Lua text into a plain value tree.
+ *
+ * core/sandbox.c is the only file that includes Lua.  Each evaluation
+ * gets a fresh lua_State with:
+ *   - a byte-counting allocator: memory over the cap fails, and the
+ *     failure is sticky (a pcall that swallows it is raised again);
+ *   - an instruction budget and a wall-clock deadline, enforced by a
+ *     count hook that turns sticky once spent;
+ *   - text chunks only (no bytecode), no io/os/debug/package/require,
+ *     no dofile/loadfile/load/collectgarbage, no string.dump, and a
+ *     deterministic math.random.
+ * What the chunk returns is converted to a struct value (value.h) under
+ * the LIMIT_VALUE_* bounds; functions, userdata, threads and cyclic or
+ * too-deep tables in the result are errors.
+ *
+ * Errors never run code of the chunk's: an error object that is not a
+ * string is reported by type, not through its __tostring.
+ */
+#ifndef FURROW_SANDBOX_H
+#define FURROW_SANDBOX_H
+
+#include <stddef.h>
+
+#include "value.h"
+
+struct sandbox_limits {
+	size_t memory_bytes;
+	unsigned long instructions;
+	unsigned milliseconds;
+};
+
+/*
+ * Run the Lua text src (len bytes, named chunkname in messages, e.g. the
+ * file path) and convert its first return value.  On success *out is a
+ * tree the caller frees with value_free().  Returns 0, or FURROW_ESYNTAX
+ * (does not compile), FURROW_ELIMIT (memory, instructions, time, result
+ * size), FURROW_EINVAL (runtime error, unconvertible result), with the
+ * message recorded (error.h).
+ */
+int sandbox_eval(struct value **out, const char *chunkname, const char *src,
+		 size_t len, const struct sandbox_limits *limits);
+
+/* The linked Lua's release string, e.g. "Lua 5.4.4". */
+const char *sandbox_lua_version(void);
+
+#endif

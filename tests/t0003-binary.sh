@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The artifact: one static, stripped, small, reproducible binary.
+. "$(dirname "$0")/lib.sh"
+
+test_expect_success 'the binary is statically linked and stripped' '
+	file "$FURROW" >out &&
+	test_grep "statically linked" out &&
+	test_grep "stripped" out &&
+	! grep -q "not stripped" out &&
+	{ ldd "$FURROW" 2>&1 || true; } >ldd.out &&
+	test_grep -E "not a dynamic executable|statically linked" ldd.out &&
+	! readelf -l "$FURROW" | grep -q INTERP
+'
+
+test_expect_success 'the binary is under 2.5 MiB' '
+	size=$(stat -c %s "$FURROW") &&
+	echo "size $size" &&
+	test "$size" -lt 2621440
+'
+
+test_expect_success 'the final link used nothing outside the private prefix, musl and gcc' '
+	test -s "$BUILD/link-trace.txt" &&
+	! grep -E "x86_64-linux-gnu/lib[a-z0-9_]+\.(a|so)" "$BUILD/link-trace.txt" &&
+	test_grep -c "libgit2.a" "$BUILD/link-trace.txt"
+'
+
+test_expect_success 'the link check refuses a glibc archive' '
+	prefix=$(dirname "$(grep -m1 -o "/[^ ()]*/libgit2.a" "$BUILD/link-trace.txt")")/.. &&
+	cp "$BUILD/link-trace.txt" trace &&
+	echo "/usr/lib/x86_64-linux-gnu/libz.a" >>trace &&
+	test_must_fail "$SRC_DIR/image/check-link.sh" trace "$prefix" 2>err &&
+	test_grep "x86_64-linux-gnu/libz.a" err
+'
+
+test_expect_success 'two clean builds in different directories are byte-identical' '
+	rev=$(git -C "$SRC_DIR" rev-parse --short=12 HEAD 2>/dev/null || echo test) &&
+	for d in one two-with-a-longer-path; do
+		mkdir -p "$d/src" &&
+		(cd "$SRC_DIR" && git ls-files -co --exclude-standard -z |
+			tar --null -T - -cf -) | tar -C "$d/src" -xf - &&
+		make -s -C "$d/src" GIT_REV=$rev SOURCE_DATE_EPOCH=1700000000 \
+			build/furrow >"$d.log" 2>&1 || { cat "$d.log"; exit 1; }
+	done &&
+	sha256sum one/src/build/furrow two-with-a-longer-path/src/build/furrow >sums &&
+	cat sums &&
+	test "$(cut -d" " -f1 sums | sort -u | wc -l)" = 1
+'
+
+test_done
