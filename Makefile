@@ -34,7 +34,7 @@ FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -Wformat=2 -Wwrite-strings -fno-common
-COMMON_CFLAGS := -std=gnu11 -D_GNU_SOURCE -Icore -Icmd $(WARNINGS) \
+COMMON_CFLAGS := -std=gnu11 -D_GNU_SOURCE -iquote core -iquote cmd $(WARNINGS) \
                  -DFURROW_VERSION='"$(VERSION)"' -DFURROW_GIT_REV='"$(GIT_REV)"' \
                  -DCURL_STATICLIB -MMD -MP
 
@@ -91,7 +91,7 @@ dev: $(BUILD)/dev/furrow $(UNIT_BIN)
 
 $(BUILD)/dev/%.o: %.c | $(DEPS_GLIBC)/.complete
 	@mkdir -p $(@D)
-	$(DEV_CC) $(DEV_CFLAGS) -Itests/unit -c $< -o $@
+	$(DEV_CC) $(DEV_CFLAGS) -iquote tests/unit -c $< -o $@
 
 $(BUILD)/dev/furrow: $(DEV_OBJ) $(DEV_CMD)
 	$(DEV_CC) -fsanitize=$(SANITIZE) -o $@ $^ -L$(DEPS_GLIBC)/lib $(DEP_LIBS)

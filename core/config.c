@@ -6,7 +6,6 @@
  * is one line here plus its documentation in the README.
  */
 #include <errno.h>
-#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -588,7 +587,7 @@ static void check_cross(struct loader *ld)
 static char *dir_of(const char *path)
 {
 	const char *slash = strrchr(path, '/');
-	char cwd[PATH_MAX];
+	char cwd[LIMIT_PATH_BYTES];
 
 	if (path[0] == '/')
 		return slash == path ? xstrdup("/") :

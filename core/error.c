@@ -56,8 +56,16 @@ int error_prefix(int code, const char *fmt, ...)
 	error_vrecord(fmt, ap);
 	va_end(ap);
 	used = strlen(error_buf);
-	if (old[0])
-		snprintf(error_buf + used, sizeof(error_buf) - used, ": %s", old);
+	/* Append ": old", cut to fit: a long message loses its tail. */
+	if (old[0] && used + 2 < sizeof(error_buf)) {
+		size_t room = sizeof(error_buf) - used - 3, n = strlen(old);
+
+		memcpy(error_buf + used, ": ", 2);
+		if (n > room)
+			n = room;
+		memcpy(error_buf + used + 2, old, n);
+		error_buf[used + 2 + n] = '\0';
+	}
 	error_last_code = code;
 	return code;
 }

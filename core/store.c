@@ -78,78 +78,48 @@ struct store_txn {
  */
 static struct store *store_registry;
 
-static int store_vfail(struct store *st, struct store_txn *t, int rc,
-		       const char *fmt, va_list ap)
-	__attribute__((format(printf, 4, 0)));
-
-static int store_vfail(struct store *st, struct store_txn *t, int rc,
-		       const char *fmt, va_list ap)
-{
-	char what[256];
-	int code;
-
-	vsnprintf(what, sizeof(what), fmt, ap);
-	switch (rc) {
-	case MDB_NOTFOUND:
-		code = FURROW_ENOENT;
-		break;
-	case MDB_MAP_FULL:
-		if (t)
-			t->map_full = 1;
-		code = FURROW_ELIMIT;
-		break;
-	case MDB_TXN_FULL: case MDB_DBS_FULL: case MDB_READERS_FULL:
-		code = FURROW_ELIMIT;
-		break;
-	case MDB_VERSION_MISMATCH:
-		code = FURROW_EVERSION;
-		break;
-	case MDB_INVALID: case MDB_CORRUPTED: case MDB_PAGE_NOTFOUND:
-		code = FURROW_ESYNTAX;
-		break;
-	default:
-		code = rc > 0 ? FURROW_EIO : FURROW_ERR;
-	}
-	return error_set(code, "state store %s: %s: %s", st->dir, what,
-			 mdb_strerror(rc));
-}
-
 /* Record an LMDB failure rc; t (may be NULL) learns about MDB_MAP_FULL. */
 __attribute__((format(printf, 4, 5)))
 static int store_fail(struct store *st, struct store_txn *t, int rc,
 		      const char *fmt, ...)
 {
+	char what[256];
 	va_list ap;
-	int ret;
+	int code;
 
 	va_start(ap, fmt);
-	ret = store_vfail(st, t, rc, fmt, ap);
+	vsnprintf(what, sizeof(what), fmt, ap);
 	va_end(ap);
-	return ret;
+	switch (rc) {
+	case MDB_NOTFOUND: code = FURROW_ENOENT; break;
+	case MDB_MAP_FULL: case MDB_TXN_FULL: case MDB_DBS_FULL:
+	case MDB_READERS_FULL: code = FURROW_ELIMIT; break;
+	case MDB_VERSION_MISMATCH: code = FURROW_EVERSION; break;
+	case MDB_INVALID: case MDB_CORRUPTED: case MDB_PAGE_NOTFOUND:
+		code = FURROW_ESYNTAX; break;
+	default: code = rc > 0 ? FURROW_EIO : FURROW_ERR;
+	}
+	if (t && rc == MDB_MAP_FULL)
+		t->map_full = 1;
+	return error_set(code, "state store %s: %s: %s", st->dir, what,
+			 mdb_strerror(rc));
 }
 
 static const struct {
 	uint32_t magic;
 	const char *name;
 } store_netfs[] = {
-	{ 0x6969, "NFS" },
-	{ 0x517B, "SMB" },
-	{ 0xFE534D42, "SMB2" },
-	{ 0xFF534D42, "CIFS" },
-	{ 0x73757245, "Coda" },
-	{ 0x564c, "NCP" },
-	{ 0x5346414F, "AFS" },
-	{ 0x01021997, "9P" },
-	{ 0x00c36400, "Ceph" },
-	{ 0x01161970, "GFS2" },
-	{ 0x7461636f, "OCFS2" },
+	{ 0x6969, "NFS" }, { 0x517B, "SMB" }, { 0xFE534D42, "SMB2" },
+	{ 0xFF534D42, "CIFS" }, { 0x73757245, "Coda" }, { 0x564c, "NCP" },
+	{ 0x5346414F, "AFS" }, { 0x01021997, "9P" }, { 0x00c36400, "Ceph" },
+	{ 0x01161970, "GFS2" }, { 0x7461636f, "OCFS2" },
 	{ 0x0BD00BD0, "Lustre" },
 	/*
 	 * FUSE (0x65735546) is deliberately absent: the kernel reports the
 	 * same magic for sshfs and for local FUSE filesystems such as
 	 * fuse-overlayfs under rootless containers, and refusing those would
-	 * break legitimate local setups.  A network FUSE mount is on the
-	 * operator, as the documentation says.
+	 * break legitimate local setups.  Keeping state off a network FUSE
+	 * mount is the operator's job (the docs must say so).
 	 */
 };
 
@@ -180,9 +150,9 @@ static int store_check_fs(const char *path)
 	if (store_fs_is_network((long)sfs.f_type, &name))
 		return error_set(FURROW_ENETFS,
 				 "state dir %s is on a network filesystem (%s, "
-				 "f_type 0x%lx); the state store needs a local "
+				 "f_type 0x%08lx); the state store needs a local "
 				 "filesystem", path, name,
-				 (unsigned long)sfs.f_type);
+				 (unsigned long)(uint32_t)sfs.f_type);
 	return 0;
 }
 
@@ -288,6 +258,12 @@ static int store_open_env(struct store **out, const char *state_dir,
 		goto out;
 	}
 
+	/* The lock comes first: only its holder may find the store new. */
+	if (!rdonly && ((ret = store_mkdir(state_dir)) ||
+			(ret = store_check_fs(state_dir)) ||
+			(ret = store_path(&path, state_dir, "furrow.lock")) ||
+			(ret = store_lock(st, path.buf))))
+		goto out;
 	if ((ret = store_path(&path, state_dir, "db/data.mdb")))
 		goto out;
 	*fresh = stat(path.buf, &sb) < 0;
@@ -301,16 +277,8 @@ static int store_open_env(struct store **out, const char *state_dir,
 				state_dir);
 		goto out;
 	}
-	if (!rdonly && (ret = store_mkdir(state_dir)))
-		goto out;
-	if ((ret = store_check_fs(state_dir)))
-		goto out;
-	if (!rdonly) {
-		if ((ret = store_path(&path, state_dir, "furrow.lock")) ||
-		    (ret = store_lock(st, path.buf)))
-			goto out;
-	}
-	if ((ret = store_path(&path, state_dir, "db")) ||
+	if ((rdonly && (ret = store_check_fs(state_dir))) ||
+	    (ret = store_path(&path, state_dir, "db")) ||
 	    (!rdonly && (ret = store_mkdir(path.buf))) ||
 	    (ret = store_check_fs(path.buf)))
 		goto out;
@@ -422,7 +390,8 @@ static int store_grow(struct store *st)
 	if (cur >= st->max_map)
 		return error_set(FURROW_ELIMIT, "state store %s is full: the map "
 				 "reached its maximum of %zu bytes "
-				 "(STORE_MAP_MAX_BYTES)", st->dir, st->max_map);
+				 "(STORE_MAP_MAX_BYTES, max_map_bytes)", st->dir,
+				 st->max_map);
 	next = cur > st->max_map / 2 ? st->max_map : cur * 2;
 	return store_set_mapsize(st, next);
 }
@@ -713,14 +682,6 @@ static int store_read_version(struct store_txn *t, unsigned *out)
 	return 0;
 }
 
-static int store_too_new(struct store *st, unsigned version)
-{
-	return error_set(FURROW_EVERSION, "state store %s has schema version "
-			 "%u, this furrow understands up to %u; refusing to "
-			 "open (upgrade furrow)", st->dir, version,
-			 STORE_SCHEMA_VERSION);
-}
-
 static int store_open_tables(struct store_txn *t, unsigned flags)
 {
 	size_t i;
@@ -785,6 +746,11 @@ static const struct store_migration {
 	{ 1, 2, store_migrate_1_to_2 },
 };
 
+/*
+ * The transaction store_open() runs: check the schema and, read-write,
+ * create and migrate.  The read-only opener can do neither, so it
+ * insists on the current version.
+ */
 static int store_setup_fn(struct store_txn *t, void *arg)
 {
 	const struct store_migration *m;
@@ -794,6 +760,10 @@ static int store_setup_fn(struct store_txn *t, void *arg)
 
 	(void)arg;
 	ret = store_find_meta(t);
+	if (ret == 1 && t->rdonly)
+		return error_set(FURROW_ENOENT, "state store %s is empty (not "
+				 "yet set up by a read-write furrow)",
+				 t->st->dir);
 	/* A new store is written at version 1 and migrated like an old one,
 	 * so every migration runs on every new store. */
 	if (ret == 1)
@@ -801,7 +771,15 @@ static int store_setup_fn(struct store_txn *t, void *arg)
 	if (ret || (ret = store_read_version(t, &v)))
 		return ret;
 	if (v > STORE_SCHEMA_VERSION)
-		return store_too_new(t->st, v);
+		return error_set(FURROW_EVERSION, "state store %s has schema "
+				 "version %u, this furrow understands up to %u; "
+				 "refusing to open (upgrade furrow)",
+				 t->st->dir, v, STORE_SCHEMA_VERSION);
+	if (v < STORE_SCHEMA_VERSION && t->rdonly)
+		return error_set(FURROW_EVERSION, "state store %s has schema "
+				 "version %u and needs migrating to %u; open it "
+				 "read-write first", t->st->dir, v,
+				 STORE_SCHEMA_VERSION);
 	while (v < STORE_SCHEMA_VERSION) {
 		m = NULL;
 		for (i = 0; i < sizeof(store_migrations) /
@@ -818,31 +796,7 @@ static int store_setup_fn(struct store_txn *t, void *arg)
 		if ((ret = store_write_version(t, v)))
 			return ret;
 	}
-	return store_open_tables(t, MDB_CREATE);
-}
-
-/* The read-only opener can neither create nor migrate. */
-static int store_check_fn(struct store_txn *t, void *arg)
-{
-	unsigned v;
-	int ret;
-
-	(void)arg;
-	ret = store_find_meta(t);
-	if (ret == 1)
-		return error_set(FURROW_ENOENT, "state store %s is empty (not "
-				 "yet set up by a read-write furrow)",
-				 t->st->dir);
-	if (ret || (ret = store_read_version(t, &v)))
-		return ret;
-	if (v > STORE_SCHEMA_VERSION)
-		return store_too_new(t->st, v);
-	if (v < STORE_SCHEMA_VERSION)
-		return error_set(FURROW_EVERSION, "state store %s has schema "
-				 "version %u and needs migrating to %u; open it "
-				 "read-write first", t->st->dir, v,
-				 STORE_SCHEMA_VERSION);
-	return store_open_tables(t, 0);
+	return store_open_tables(t, t->rdonly ? 0 : MDB_CREATE);
 }
 
 int store_open(struct store **out, const char *state_dir,
@@ -855,7 +809,7 @@ int store_open(struct store **out, const char *state_dir,
 	if ((ret = store_open_env(&st, state_dir, opts, &fresh)))
 		return ret;
 	if (st->mode == STORE_READ_ONLY)
-		ret = store_view(st, store_check_fn, NULL);
+		ret = store_view(st, store_setup_fn, NULL);
 	else
 		ret = store_update(st, store_setup_fn, NULL);
 	if (ret) {

@@ -30,7 +30,7 @@
 # * curl: dpkg-source applies 90_gnutls/99_nss (they rename the library to
 #   libcurl-gnutls/-nss); revert them, then autoreconf -fi because the Debian
 #   patches touch configure.ac/Makefile.am. Only lib/ is built (libtool makes
-#   the CLI a dynamic PIE under musl-gcc anyway).
+#   the CLI a dynamic PIE under musl-gcc anyway). NTLM is off, as in libgit2.
 # * Lua: Debian's Makefile is libtool-based, so objects are compiled directly;
 #   its module-path patch includes lua5.4-deb-multiarch.h, which only
 #   debian/rules generates — we write (and install) it. LUA_USE_POSIX, not
@@ -225,7 +225,7 @@ s_curl() {
     --enable-unix-sockets \
     --disable-ftp --disable-ldap --disable-ldaps --disable-rtsp --disable-dict --disable-telnet \
     --disable-tftp --disable-pop3 --disable-imap --disable-smtp --disable-gopher --disable-mqtt \
-    --disable-smb --disable-manual --disable-ntlm-wb
+    --disable-smb --disable-manual --disable-ntlm-wb --disable-ntlm
   grep -E '^ *(SSL|Protocols|Features):' config.log || true
   make -j$JOBS -C lib
   make -C lib install
@@ -271,8 +271,9 @@ s_libsodium() {
     --enable-minimal --disable-dependency-tracking
   make -j$JOBS
   make install
+  local syms; syms=$(nm -g --defined-only "$S/lib/libsodium.a" 2>/dev/null)   # no grep -q in a pipe: SIGPIPE+pipefail
   for sym in crypto_sign_ed25519_verify_detached crypto_sign_verify_detached sodium_version_string sodium_init; do
-    nm -g --defined-only "$S/lib/libsodium.a" 2>/dev/null | grep -q " T $sym\$" || { echo "libsodium lacks $sym"; exit 1; }
+    grep -q " T $sym\$" <<<"$syms" || { echo "libsodium lacks $sym"; exit 1; }
   done
 }
 
