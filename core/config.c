@@ -188,12 +188,14 @@ static void report(struct loader *ld, int code, const char *key,
 		   const char *fmt, ...)
 {
 	va_list ap;
-	int line = key ? locate_line(ld, key) : 0;
+	int line;
 
 	if (!ld->first_code)
 		ld->first_code = code;
+	/* Locating a key scans the text: only for errors that are shown. */
 	if (++ld->error_count > MAX_REPORTED_ERRORS)
 		return;
+	line = key ? locate_line(ld, key) : 0;
 	if (ld->errors.len)
 		strbuf_addch(&ld->errors, '\n');
 	strbuf_addstr(&ld->errors, ld->name);
@@ -231,6 +233,9 @@ static size_t edit_distance(const char *a, const char *b)
 	size_t la = strlen(a), lb = strlen(b), row[64], i, j, prev, cur;
 
 	if (lb >= sizeof(row) / sizeof(*row))
+		return SIZE_MAX;
+	/* The distance is at least the difference in length. */
+	if (la > lb + 3)
 		return SIZE_MAX;
 	for (j = 0; j <= lb; j++)
 		row[j] = j;
@@ -280,7 +285,7 @@ static int valid_label(const char *s, size_t len)
 	if (!len || len > LIMIT_LABEL_BYTES)
 		return 0;
 	for (size_t i = 0; i < len; i++)
-		if (!is_word(s[i]) && !strchr(".-/", s[i]))
+		if (!is_word(s[i]) && (!s[i] || !strchr(".-/", s[i])))
 			return 0;
 	return 1;
 }
@@ -501,6 +506,13 @@ static void walk(struct loader *ld, const struct value *t, const char *prefix)
 		if (*prefix)
 			strbuf_addf(&key, "%s.", prefix);
 		strbuf_addstr(&key, e->key.u.string.ptr);
+		/* ["host.id"] or ["host\0x"] must not alias a schema path:
+		 * a field set twice would leak or overflow (labels). */
+		if (memchr(e->key.u.string.ptr, '.', e->key.u.string.len) ||
+		    memchr(e->key.u.string.ptr, '\0', e->key.u.string.len)) {
+			report(ld, FURROW_EINVAL, key.buf, "unknown key");
+			continue;
+		}
 		f = field_find(key.buf);
 		if (f) {
 			check_field(ld, f, &e->val);
@@ -512,7 +524,8 @@ static void walk(struct loader *ld, const struct value *t, const char *prefix)
 			else
 				walk(ld, &e->val, key.buf);
 		} else {
-			hint = suggest(key.buf);
+			hint = ld->error_count < MAX_REPORTED_ERRORS ?
+			       suggest(key.buf) : NULL;
 			if (hint)
 				report(ld, FURROW_EINVAL, key.buf, "unknown key "
 				       "(did you mean %s?)", hint);
@@ -807,14 +820,35 @@ static struct value *config_tree(const struct config *cfg)
 
 static void lua_string(struct strbuf *sb, const char *s, size_t len)
 {
-	/* JSON string escapes are valid Lua escapes for what we emit. */
-	strbuf_add_json_string(sb, s, len);
+	/* Not JSON's escapes: Lua has no \u00XX.  Three-digit decimal
+	 * escapes cannot run into a following digit. */
+	strbuf_addch(sb, '"');
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			strbuf_addf(sb, "\\%c", c);
+		else if (c < 0x20 || c == 0x7f)
+			strbuf_addf(sb, "\\%03u", c);
+		else
+			strbuf_addch(sb, (char)c);
+	}
+	strbuf_addch(sb, '"');
 }
 
 static int lua_identifier(const char *s)
 {
+	static const char *const keywords[] = {
+		"and", "break", "do", "else", "elseif", "end", "false", "for",
+		"function", "goto", "if", "in", "local", "nil", "not", "or",
+		"repeat", "return", "then", "true", "until", "while",
+	};
+
 	if (!*s || (*s >= '0' && *s <= '9'))
 		return 0;
+	for (size_t i = 0; i < sizeof(keywords) / sizeof(*keywords); i++)
+		if (!strcmp(s, keywords[i]))
+			return 0;
 	for (; *s; s++)
 		if (!is_word(*s))
 			return 0;
@@ -831,7 +865,7 @@ static void format_lua(struct strbuf *sb, const struct value *v, int depth)
 		strbuf_addf(sb, "%lld", v->u.integer);
 		return;
 	case VALUE_NUMBER:
-		strbuf_addf(sb, "%.17g", v->u.number);
+		value_add_number(sb, v->u.number);
 		return;
 	case VALUE_STRING:
 		lua_string(sb, v->u.string.ptr, v->u.string.len);

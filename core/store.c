@@ -872,7 +872,14 @@ int store_map_size(struct store *st, size_t *out)
 
 const char *store_lmdb_version(void)
 {
-	return mdb_version(NULL, NULL, NULL);
+	static char buf[32];
+	int major, minor, patch;
+
+	if (!buf[0]) {
+		mdb_version(&major, &minor, &patch);
+		snprintf(buf, sizeof(buf), "%d.%d.%d", major, minor, patch);
+	}
+	return buf;
 }
 
 static int store_create_fn(struct store_txn *t, void *arg)

@@ -153,7 +153,7 @@ int store_schema_version(struct store *st, unsigned *out);
 /* The current map size in bytes (for tests and diagnostics). */
 int store_map_size(struct store *st, size_t *out);
 
-/* LMDB's version string ("LMDB 0.9.24: ..."); static, never NULL. */
+/* The linked LMDB's version, "0.9.24"; static, never NULL. */
 const char *store_lmdb_version(void);
 
 /*

@@ -171,6 +171,23 @@ const char *value_type_name(enum value_type t)
 	BUG("bad value type %d", (int)t);
 }
 
+void value_add_number(struct strbuf *sb, double d)
+{
+	char buf[40];
+
+	/* The shortest of %.15g..%.17g that reads back as the same double:
+	 * 0.2 prints as 0.2, not 0.20000000000000001. */
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, sizeof(buf), "%.*g", prec, d);
+		if (strtod(buf, NULL) == d)
+			break;
+	}
+	/* Keep it a float when read back by Lua or JSON readers that care. */
+	strbuf_addstr(sb, buf);
+	if (!strpbrk(buf, ".eEni"))
+		strbuf_addstr(sb, ".0");
+}
+
 static void json_indent(struct strbuf *sb, int indent, int depth)
 {
 	if (indent <= 0)
@@ -197,9 +214,9 @@ static void to_json(struct strbuf *sb, const struct value *v, int indent,
 		strbuf_addf(sb, "%lld", v->u.integer);
 		return;
 	case VALUE_NUMBER:
-		/* JSON has no inf/nan; %.17g round-trips every double. */
+		/* JSON has no inf/nan. */
 		if (isfinite(v->u.number))
-			strbuf_addf(sb, "%.17g", v->u.number);
+			value_add_number(sb, v->u.number);
 		else
 			strbuf_addstr(sb, "null");
 		return;

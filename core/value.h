@@ -70,6 +70,9 @@ int value_is_array(const struct value *t);
 /* "nil", "boolean", "integer", "number", "string", "table". */
 const char *value_type_name(enum value_type t);
 
+/* Append a double, shortest text that reads back exactly ("0.2"). */
+void value_add_number(struct strbuf *sb, double d);
+
 /* Append v to sb as JSON (tables with keys 1..n become arrays). */
 void value_to_json(struct strbuf *sb, const struct value *v, int indent);
 

@@ -8,7 +8,7 @@
 # Result: PREFIX/{lib,include,lib/pkgconfig}, PREFIX/versions.txt and
 # PREFIX/.complete. Everything is installed into a staging dir next to PREFIX
 # and renamed into place at the very end, so PREFIX exists only when whole.
-# Sources: ${FURROW_SRC:-${FURROW_CACHE:-$HOME/.cache/furrow}/src}, fetched and
+# Sources: ${FURROW_SRC:-${FURROW_CACHE:-$HOME/.cache/furrow}/sources}, fetched and
 # sha256-verified by image/fetch-sources.sh. Scratch tree: PREFIX/../build-FLAVOUR
 # (removed on success unless FURROW_KEEP_BUILD=1); logs: PREFIX/../logs-FLAVOUR.
 # An existing complete PREFIX is left alone unless FURROW_DEPS_FORCE=1.
@@ -16,7 +16,8 @@
 # Why the odd flags (recipe and traps: shared/notes/static-build.md):
 # * -ffunction-sections -fdata-sections: lets the final link --gc-sections.
 # * -ffile-prefix-map=<dir>=. : no build/stage paths in objects (reproducible);
-#   SOURCE_DATE_EPOCH comes from deps.lock; archives are made in ar's
+#   SOURCE_DATE_EPOCH comes from deps.lock (overriding the Makefile's git-time
+#   one: the prefix must not depend on the commit); archives are made in ar's
 #   deterministic mode (D) so two builds give identical .a files.
 # * env is scrubbed (LIBRARY_PATH etc.) and PKG_CONFIG_LIBDIR points only at
 #   our prefix: musl-gcc's linker still searches /usr/lib/x86_64-linux-gnu, and
@@ -58,7 +59,7 @@ PREFIX=$TOP/$(basename "$2")
 B=$TOP/build-$FLAVOUR                          # scratch build tree
 LOGS=$TOP/logs-$FLAVOUR
 S=$TOP/.stage-$FLAVOUR-$(basename "$PREFIX")   # staging prefix, renamed at the end
-SRC=${FURROW_SRC:-${FURROW_CACHE:-$HOME/.cache/furrow}/src}
+SRC=${FURROW_SRC:-${FURROW_CACHE:-$HOME/.cache/furrow}/sources}   # same dir the Makefile fetches into
 
 if [ -f "$PREFIX/.complete" ] && [ "${FURROW_DEPS_FORCE:-0}" != 1 ]; then
   exit 0
@@ -288,9 +289,11 @@ s_finish() {
   grep -rlI -F "$S" . | while read -r f; do sed -i "s|$S|$PREFIX|g" "$f"; done
   if grep -rl -F "$S" .; then echo "stage path left in the files above"; exit 1; fi
   sed -e 's/#.*//' -e '/^[[:space:]]*$/d' "$LOCK" | awk '!seen[$1]++ { print $1, $2 }' > versions.txt
-  { echo "flavour $FLAVOUR"; echo "cc $($CC --version | head -1)"; echo "source_date_epoch $SOURCE_DATE_EPOCH"; } > .complete
-  # Normalise mtimes too, so a tar of the prefix is reproducible.
+  # Normalise mtimes too, so a tar of the prefix is reproducible ...
   find . -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+  # ... except the marker, which keeps the real time so make sees it as newer
+  # than deps.lock/build-deps.sh.
+  { echo "flavour $FLAVOUR"; echo "cc $($CC --version | head -1)"; echo "source_date_epoch $SOURCE_DATE_EPOCH"; } > .complete
 }
 
 step unpack      s_unpack

@@ -32,7 +32,7 @@ seen=0
 while IFS= read -r line; do
   line=${line%$'\r'}
   case $line in
-    *"ld: mode "*|"") continue ;;
+    *": "*|"") continue ;;                     # ld messages ("/usr/bin/ld: mode ...", errors)
     -l*" ("*")") f=${line#*(}; f=${f%)} ;;
     "("*")"*) f=${line#(}; f=${f%%)*} ;;
     *"("*")") f=${line%%(*} ;;

@@ -202,7 +202,7 @@ static void test_basic(void)
 
 	is_int(store_put1(st, "meta", "", 0, "v", 1), FURROW_EINVAL,
 	       "empty key refused");
-	ok(strncmp(store_lmdb_version(), "LMDB 0.9.", 9) == 0,
+	ok(strncmp(store_lmdb_version(), "0.9.", 4) == 0,
 	   "lmdb version: %s", store_lmdb_version());
 
 	store_free(st);
