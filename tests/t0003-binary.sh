@@ -38,12 +38,38 @@ test_expect_success 'two clean builds in different directories are byte-identica
 		mkdir -p "$d/src" &&
 		(cd "$SRC_DIR" && git ls-files -co --exclude-standard -z |
 			tar --null -T - -cf -) | tar -C "$d/src" -xf - &&
-		make -s -C "$d/src" GIT_REV=$rev SOURCE_DATE_EPOCH=1700000000 \
+		make -s -C "$d/src" BUILD=build GIT_REV=$rev SOURCE_DATE_EPOCH=1700000000 \
 			build/furrow >"$d.log" 2>&1 || { cat "$d.log"; exit 1; }
 	done &&
 	sha256sum one/src/build/furrow two-with-a-longer-path/src/build/furrow >sums &&
 	cat sums &&
 	test "$(cut -d" " -f1 sums | sort -u | wc -l)" = 1
+'
+
+test_expect_success 'a source file whose hash differs from the lock stops the build' '
+	mkdir img dl &&
+	cp "$SRC_DIR/image/fetch-sources.sh" img/ &&
+	grep "^http-parser " "$SRC_DIR/image/deps.lock" |
+		sed "/\.dsc\$/s/ [0-9a-f]\{64\} / $(printf "%064d" 0) /" >img/deps.lock &&
+	test_expect_code 1 img/fetch-sources.sh dl 2>err &&
+	test_grep "HASH MISMATCH http-parser_2.9.4-5.dsc" err &&
+	test_grep "expected 0000000000000000" err
+'
+
+test_expect_success 'make sbom lists every linked dependency with hashes and licences' '
+	make -s -C "$SRC_DIR" BUILD="$BUILD" sbom >/dev/null &&
+	python3 - "$BUILD/sbom.cdx.json" <<-\PY
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	assert d["bomFormat"] == "CycloneDX", d
+	names = {c["name"] for c in d["components"]}
+	want = {"zlib", "mbedtls", "libgit2", "http-parser", "curl", "lua5.4", "lmdb", "cjson", "libsodium"}
+	assert names == want, names
+	for c in d["components"]:
+	    assert c["version"] and c["licenses"], c
+	    refs = c["externalReferences"]
+	    assert all(len(h["content"]) == 64 for r in refs for h in r.get("hashes", [])), c
+	PY
 '
 
 test_done
