@@ -27,7 +27,8 @@ static int conv(struct json_conv *jc, const cJSON *j, struct value *out,
 	if (++jc->nodes > LIMIT_VALUE_NODES)
 		return error_set(FURROW_ELIMIT, "%s: more than %d values",
 				 jc->name, LIMIT_VALUE_NODES);
-	if (depth > LIMIT_VALUE_DEPTH)
+	/* Tables at depth 0..LIMIT_VALUE_DEPTH-1, as in core/sandbox.c. */
+	if (depth >= LIMIT_VALUE_DEPTH && (cJSON_IsArray(j) || cJSON_IsObject(j)))
 		return error_set(FURROW_ELIMIT, "%s: nested deeper than %d",
 				 jc->name, LIMIT_VALUE_DEPTH);
 	if (cJSON_IsNull(j)) {
@@ -38,6 +39,10 @@ static int conv(struct json_conv *jc, const cJSON *j, struct value *out,
 	} else if (cJSON_IsNumber(j)) {
 		double d = j->valuedouble;
 
+		/* 1e400 parses as inf, which JSON cannot say back. */
+		if (!isfinite(d))
+			return error_set(FURROW_EINVAL, "%s: number out of "
+					 "range", jc->name);
 		/* 2^53: beyond it doubles stop being exact integers. */
 		if (d == floor(d) && fabs(d) <= 9007199254740992.0) {
 			out->type = VALUE_INTEGER;

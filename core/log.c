@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "bug.h"
 #include "limits.h"
 #include "log.h"
 #include "strbuf.h"
@@ -75,7 +77,7 @@ static void add_logfmt_value(struct strbuf *sb, const char *v)
 static void add_pair(struct strbuf *sb, const char *k, const char *v)
 {
 	if (log_fmt == LOG_FORMAT_JSON) {
-		strbuf_addch(sb, sb->len > 1 ? ',' : '{');
+		strbuf_addch(sb, sb->len ? ',' : '{');
 		strbuf_add_json_string(sb, k, strlen(k));
 		strbuf_addch(sb, ':');
 		strbuf_add_json_string(sb, v, strlen(v));
@@ -88,6 +90,41 @@ static void add_pair(struct strbuf *sb, const char *k, const char *v)
 	}
 }
 
+/* Room for the end of a cut line: ,"truncated":"1"} and the newline. */
+#define LOG_TAIL_BYTES 24
+
+/*
+ * Add a pair, cutting its value so the line stays within
+ * LIMIT_LOG_LINE_BYTES; a cut never splits a pair, an escape or a UTF-8
+ * sequence, so the line still parses.  Returns 0 if the line is full.
+ */
+static int add_pair_bounded(struct strbuf *sb, const char *k, const char *v)
+{
+	size_t room = LIMIT_LOG_LINE_BYTES - LOG_TAIL_BYTES, mark = sb->len;
+	size_t n = strlen(v);
+	char *cut;
+
+	add_pair(sb, k, v);
+	if (sb->len <= room)
+		return 1;
+	/* Cut v down by halves until the pair fits (at most ~12 tries). */
+	cut = xstrndup(v, n);
+	while (n) {
+		n /= 2;
+		while (n && ((unsigned char)cut[n] & 0xc0) == 0x80)
+			n--;
+		cut[n] = '\0';
+		strbuf_setlen(sb, mark);
+		add_pair(sb, k, cut);
+		if (sb->len <= room)
+			break;
+	}
+	free(cut);
+	if (sb->len > room)
+		strbuf_setlen(sb, mark);
+	return 0;
+}
+
 void log_event(enum log_level level, const char *event, const char *msg, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -96,7 +133,7 @@ void log_event(enum log_level level, const char *event, const char *msg, ...)
 	struct tm tm;
 	const char *k, *v;
 	va_list ap;
-	int saved = errno;
+	int saved = errno, full;
 
 	if (level < log_min)
 		return;
@@ -106,27 +143,22 @@ void log_event(enum log_level level, const char *event, const char *msg, ...)
 	snprintf(when + strlen(when), sizeof(when) - strlen(when), ".%03ldZ",
 		 ts.tv_nsec / 1000000);
 
-	if (log_fmt == LOG_FORMAT_JSON)
-		strbuf_addch(&sb, '{');
+	/* Keep the line a line: values are cut to fit, and it says so. */
 	add_pair(&sb, "time", when);
 	add_pair(&sb, "level", level_names[level]);
-	add_pair(&sb, "event", event);
-	add_pair(&sb, "msg", msg ? msg : "");
+	full = !add_pair_bounded(&sb, "event", event) ||
+	       !add_pair_bounded(&sb, "msg", msg ? msg : "");
 	va_start(ap, msg);
-	while ((k = va_arg(ap, const char *))) {
+	while (!full && (k = va_arg(ap, const char *))) {
 		v = va_arg(ap, const char *);
 		if (v)
-			add_pair(&sb, k, v);
+			full = !add_pair_bounded(&sb, k, v);
 	}
 	va_end(ap);
+	if (full)
+		add_pair(&sb, "truncated", "1");
 	if (log_fmt == LOG_FORMAT_JSON)
 		strbuf_addch(&sb, '}');
-	if (sb.len > LIMIT_LOG_LINE_BYTES - 1) {
-		/* Keep the line a line: cut, and say so. */
-		strbuf_setlen(&sb, LIMIT_LOG_LINE_BYTES - 16);
-		strbuf_addstr(&sb, log_fmt == LOG_FORMAT_JSON ?
-			      "...\"}" : " truncated=1");
-	}
 	strbuf_addch(&sb, '\n');
 	(void)!write(log_fd, sb.buf, sb.len);
 	strbuf_release(&sb);

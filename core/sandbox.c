@@ -134,6 +134,118 @@ static void remove_field(lua_State *L, const char *table, const char *field)
 	}
 }
 
+/* Kill the script from C: sticky, like the hook (see sandbox_hook). */
+static int kill_script(lua_State *L, const char *why)
+{
+	struct sandbox_run *run = run_of(L);
+
+	if (!run->killed)
+		run->killed = why;
+	lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, 1);
+	return luaL_error(L, "sandbox: script killed (%s limit)", run->killed);
+}
+
+/*
+ * Library loops written in C run no VM instructions, so the count hook
+ * never sees them: charge their iterations to the budget up front.
+ */
+static void charge(lua_State *L, lua_Unsigned n)
+{
+	struct sandbox_run *run = run_of(L);
+
+	if (run->killed || n > run->instruction_cap - run->instructions)
+		kill_script(L, "instructions");
+	run->instructions += n;
+}
+
+/* Call the wrapped library function (upvalue 1) with our arguments. */
+static int call_wrapped(lua_State *L)
+{
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* string.rep("", 2^62) loops 2^62 times without allocating (with any
+ * bytes to copy, the up-front allocation meets the memory cap first). */
+static int sandbox_rep(lua_State *L)
+{
+	size_t l, lsep;
+	lua_Integer n;
+
+	luaL_checklstring(L, 1, &l);
+	n = luaL_checkinteger(L, 2);
+	luaL_optlstring(L, 3, "", &lsep);
+	if (n > 0 && l == 0 && lsep == 0)
+		charge(L, (lua_Unsigned)n);
+	return call_wrapped(L);
+}
+
+/* table.move(t, 1, 2^50, 1) on an empty table loops without allocating. */
+static int sandbox_move(lua_State *L)
+{
+	lua_Integer f = luaL_checkinteger(L, 2), e = luaL_checkinteger(L, 3);
+
+	if (e >= f)
+		charge(L, (lua_Unsigned)e - (lua_Unsigned)f);
+	return call_wrapped(L);
+}
+
+/* table.insert/remove loop up to #t, which a __len metamethod can make
+ * 2^60 (and make different on each call, so it cannot be charged). */
+static int sandbox_no_len(lua_State *L)
+{
+	if (luaL_getmetafield(L, 1, "__len") != LUA_TNIL)
+		return luaL_error(L, "sandbox: table.insert/remove on a table "
+				  "with __len is not allowed");
+	return call_wrapped(L);
+}
+
+/* Lua runs finalizers with hooks off, so a __gc could loop forever. */
+static int sandbox_setmetatable(lua_State *L)
+{
+	if (lua_type(L, 2) == LUA_TTABLE) {
+		lua_pushliteral(L, "__gc");
+		if (lua_rawget(L, 2) != LUA_TNIL)
+			return luaL_error(L, "sandbox: __gc metamethods are "
+					  "not allowed");
+		lua_pop(L, 1);
+	}
+	return call_wrapped(L);
+}
+
+/*
+ * An error raised in the count hook runs xpcall's handler while Lua still
+ * has hooks off, so a looping handler could never be stopped.  Once the
+ * script is killed, the handler is skipped and the error passes as is.
+ */
+static int sandbox_guarded_handler(lua_State *L)
+{
+	if (run_of(L)->killed)
+		return 1;
+	return call_wrapped(L);
+}
+
+static int sandbox_xpcall(lua_State *L)
+{
+	luaL_checktype(L, 2, LUA_TFUNCTION);
+	lua_pushvalue(L, 2);
+	lua_pushcclosure(L, sandbox_guarded_handler, 1);
+	lua_replace(L, 2);
+	return call_wrapped(L);
+}
+
+static void wrap_field(lua_State *L, const char *table, const char *field,
+		       lua_CFunction fn)
+{
+	lua_getglobal(L, table);
+	lua_getfield(L, -1, field);
+	lua_pushcclosure(L, fn, 1);
+	lua_setfield(L, -2, field);
+	lua_pop(L, 1);
+}
+
 /* Runs protected: opening libraries allocates and may fail the cap. */
 static int sandbox_setup(lua_State *L)
 {
@@ -151,6 +263,12 @@ static int sandbox_setup(lua_State *L)
 	for (i = 0; i < sizeof(removed_globals) / sizeof(*removed_globals); i++)
 		remove_field(L, NULL, removed_globals[i]);
 	remove_field(L, LUA_STRLIBNAME, "dump");
+	wrap_field(L, LUA_GNAME, "setmetatable", sandbox_setmetatable);
+	wrap_field(L, LUA_GNAME, "xpcall", sandbox_xpcall);
+	wrap_field(L, LUA_STRLIBNAME, "rep", sandbox_rep);
+	wrap_field(L, LUA_TABLIBNAME, "move", sandbox_move);
+	wrap_field(L, LUA_TABLIBNAME, "insert", sandbox_no_len);
+	wrap_field(L, LUA_TABLIBNAME, "remove", sandbox_no_len);
 
 	/* Same inputs, same outputs: a fixed seed for math.random. */
 	lua_getglobal(L, LUA_MATHLIBNAME);
@@ -210,6 +328,10 @@ static int convert_table(lua_State *L, int idx, struct value *out, int depth)
 			const char *k = lua_tolstring(L, -2, &klen);
 
 			run->string_bytes += klen;
+			if (klen > LIMIT_VALUE_STRING_BYTES ||
+			    run->string_bytes > 64u * LIMIT_VALUE_STRING_BYTES)
+				return convert_fail(L, FURROW_ELIMIT,
+						    "string larger than the limit");
 			slot = value_table_add_str(out, k, klen);
 		} else if (kt == LUA_TNUMBER && lua_isinteger(L, -2)) {
 			slot = value_table_add_int(out, lua_tointeger(L, -2));

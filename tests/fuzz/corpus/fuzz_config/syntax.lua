@@ -1,0 +1,2 @@
+return {
+  host = { id = "h1" 
