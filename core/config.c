@@ -641,7 +641,7 @@ int config_load_text(struct config **out, const char *name, const char *text,
 		       resolve_path(&ld, strrchr(name, '/') ?
 				    strrchr(name, '/') + 1 : name);
 
-	ret = sandbox_eval(&root, name, text, len, &limits);
+	ret = sandbox_eval_isolated(&root, name, text, len, &limits);
 	if (ret)
 		goto out;
 	if (root->type != VALUE_TABLE) {

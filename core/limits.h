@@ -21,6 +21,9 @@
 #define LIMIT_LABEL_BYTES         128     /* one label key or value */
 #define LIMIT_HOST_ID_BYTES       64
 
+/* Results handed from a child process to furrow (core/child.c) */
+#define LIMIT_CHILD_OUTPUT_BYTES  (64u * 1024 * 1024)
+
 /* Paths furrow builds under state_dir */
 #define LIMIT_PATH_BYTES          4096
 
@@ -35,5 +38,43 @@
 
 /* Log lines (core/log.c) */
 #define LIMIT_LOG_LINE_BYTES      4096
+
+/* --- Git sync (core/gitsync.c, core/repopath.c, core/bundle.c) --- */
+/* Transfer: one fetch or bundle sideload. */
+#define LIMIT_GIT_PACK_BYTES      (512ull * 1024 * 1024) /* pack bytes received */
+#define LIMIT_GIT_PACK_OBJECTS    1000000u               /* objects in that pack */
+#define LIMIT_GIT_CONNECT_SECONDS 30u   /* TCP connect, per address */
+#define LIMIT_GIT_IDLE_SECONDS    60u   /* no byte sent or received */
+#define LIMIT_GIT_FETCH_SECONDS   900u  /* whole fetch, wall clock */
+#define LIMIT_GIT_URL_BYTES       2048
+#define LIMIT_GIT_REF_BYTES       255
+#define LIMIT_GIT_CA_FILE_BYTES   (8u * 1024 * 1024) /* PEM CA bundle */
+/* Reading the object database. */
+#define LIMIT_GIT_COMMIT_BYTES    (1u * 1024 * 1024)  /* one commit object */
+#define LIMIT_GIT_TREE_BYTES      (16u * 1024 * 1024) /* one tree object */
+#define LIMIT_GIT_TREE_ENTRIES    50000u  /* one directory, read or listed */
+#define LIMIT_GIT_WALK_ENTRIES    2000000u /* completeness check of a commit */
+#define LIMIT_GIT_PATH_BYTES      1024    /* path inside the tree */
+#define LIMIT_GIT_PATH_DEPTH      64      /* components in that path / tree depth */
+#define LIMIT_GIT_SUMMARY_BYTES   256     /* commit summary kept */
+/* Bundles (core/bundle.c): everything before the pack. */
+#define LIMIT_BUNDLE_HEADER_BYTES (1u * 1024 * 1024)
+#define LIMIT_BUNDLE_REFS         10000u
+#define LIMIT_BUNDLE_PREREQS      10000u
+/* --- end Git sync --- */
+
+/* --- SSH signatures (core/sshwire.c, sshsig.c, allowed_signers.c,
+ *     commitsig.c, verify.c) --- */
+#define LIMIT_ALLOWED_SIGNERS_BYTES   (1u * 1024 * 1024) /* one trust file */
+#define LIMIT_ALLOWED_SIGNERS_ENTRIES 4096    /* keys in one trust file */
+#define LIMIT_ALLOWED_SIGNERS_LINE    8192    /* one line, 16384-bit RSA fits */
+#define LIMIT_SSH_KEY_BLOB_BYTES      4096    /* one public key blob */
+#define LIMIT_SSHSIG_ARMOR_BYTES      (64u * 1024) /* armored signature */
+#define LIMIT_SSHSIG_NAMESPACE_BYTES  256     /* namespace string */
+#define LIMIT_RSA_MIN_BITS            2048    /* smaller RSA keys rejected */
+#define LIMIT_RSA_MAX_BITS            16384   /* OpenSSH's own maximum */
+#define LIMIT_SIGNED_COMMIT_BYTES     (1u * 1024 * 1024) /* raw commit checked
+                                          for a signature (= git reader cap) */
+/* --- end SSH signatures --- */
 
 #endif

@@ -41,6 +41,18 @@ struct sandbox_limits {
 int sandbox_eval(struct value **out, const char *chunkname, const char *src,
 		 size_t len, const struct sandbox_limits *limits);
 
+/*
+ * The same evaluation in a child process (core/child.h): privileges
+ * dropped, rlimits set, and a deadline the parent enforces with SIGKILL,
+ * so that work Lua does inside C functions (pattern matching with
+ * catastrophic backtracking) is stopped too.  The result comes back as a
+ * valuecodec frame and is decoded under the same bounds.  This is what
+ * furrow uses; sandbox_eval() is the in-process core of it.
+ */
+int sandbox_eval_isolated(struct value **out, const char *chunkname,
+			  const char *src, size_t len,
+			  const struct sandbox_limits *limits);
+
 /* The linked Lua's release string, e.g. "Lua 5.4.4". */
 const char *sandbox_lua_version(void);
 

@@ -357,9 +357,41 @@ static void test_limits(void)
 		   FURROW_ELIMIT, "time limit",
 		   "the deadline is sticky through pcall", &fast);
 
-	tap_diag("SKIP: catastrophic pattern backtracking "
-		 "(('a'):rep(3000):find('.-.-.-.-b')) runs in C and is not "
-		 "bounded by the sandbox; see report");
+}
+
+/* The isolated evaluation: same results, and C-level runaways are killed. */
+static void test_isolated(void)
+{
+	static const struct sandbox_limits lim = { 8u << 20, 1000000000ul, 300 };
+	struct timespec t0;
+	struct value *v = NULL;
+	const char *src;
+	int ret;
+
+	src = "return { a = 1, b = { 'x', 2.5, true } }";
+	ret = sandbox_eval_isolated(&v, "iso.lua", src, strlen(src), &lim);
+	is_int(ret, 0, "isolated evaluation returns a result");
+	ok(v && value_get(v, "a") && value_get(v, "a")->u.integer == 1 &&
+	   value_get(v, "b") && value_get(v, "b")->u.table.count == 3,
+	   "... the same tree as in process");
+	value_free(v);
+	v = NULL;
+
+	src = "local x = nil\nreturn x.y";
+	ret = sandbox_eval_isolated(&v, "iso.lua", src, strlen(src), &lim);
+	is_int(ret, FURROW_EINVAL, "a runtime error crosses the pipe");
+	ok(strstr(error_message(), "iso.lua:2:") != NULL,
+	   "... with its message: %s", error_message());
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	src = "return (('a'):rep(3000)):find('.-.-.-.-b')";
+	ret = sandbox_eval_isolated(&v, "iso.lua", src, strlen(src), &lim);
+	is_int(ret, FURROW_ELIMIT, "catastrophic pattern backtracking is killed");
+	ok(strstr(error_message(), "limit") != NULL, "... named as a limit: %s",
+	   error_message());
+	ok(seconds_since(&t0) < 5, "... within the deadline (%.2fs)",
+	   seconds_since(&t0));
+	ok(v == NULL, "... and yields no result");
 }
 
 static void test_errors(void)
@@ -456,5 +488,6 @@ int main(void)
 	test_limits();
 	test_errors();
 	test_determinism();
+	test_isolated();
 	return tap_done();
 }
