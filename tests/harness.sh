@@ -16,7 +16,7 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 run_tap() { # name, command...
-	local name=$1 log=$LOGDIR/$1.log rc p f s
+	local name=$1 log=$LOGDIR/${1//\//-}.log rc p f s
 	shift
 	local start=$SECONDS
 	"$@" >"$log" 2>&1 </dev/null

@@ -1,0 +1,165 @@
+# servers.sh - Git servers for tests: git daemon, and nginx + fcgiwrap +
+# git-http-backend over HTTPS (self-signed CA) and plain HTTP.
+#
+#   . tests/servers.sh
+#   SERVERS_DIR=$TEST_DIR/servers        # state: pids, logs, configs
+#   port=$(start_git_daemon "$base")     # git://127.0.0.1:$port/<repo>
+#   port=$(start_https_git "$base" "$TEST_DIR/ca.pem" [TOKEN [USER]])
+#       https://localhost:$port/<repo>   (certificate for DNS:localhost only:
+#                                         mbedTLS 2.28 does not match IP SANs)
+#       http://localhost:$(cat "$SERVERS_DIR/http.port")/<repo>
+#       with TOKEN: https://localhost:$port/private/<repo> needs HTTP basic
+#       auth USER (default furrow) / TOKEN; $SERVERS_DIR/nginx/access.log
+#       records the user name that arrived.
+#   stop_servers
+#
+# Every server binds 127.0.0.1 on a free port and runs in its own process
+# group, recorded in $SERVERS_DIR/pgids; stop_servers kills exactly those
+# groups.  A watchdog stops them too when $SERVERS_OWNER (default: the
+# shell that sourced this file) exits, so a crashed test leaves nothing behind.
+# Needs: git, nginx (nginx-light), fcgiwrap, openssl, python3 (free ports).
+
+servers_init() {
+	: "${SERVERS_DIR:?set SERVERS_DIR}"
+	mkdir -p "$SERVERS_DIR"
+	if [ ! -f "$SERVERS_DIR/watchdog.started" ]; then
+		local owner=${SERVERS_OWNER:-$$}
+		: >"$SERVERS_DIR/watchdog.started"
+		setsid bash -c '
+			while kill -0 '"$owner"' 2>/dev/null && [ -f "$1/watchdog.started" ]; do
+				sleep 1
+			done
+			[ -f "$1/pgids" ] && while read -r g; do kill -TERM -- "-$g" 2>/dev/null; done <"$1/pgids"
+			:' servers-watchdog "$SERVERS_DIR" </dev/null >/dev/null 2>&1 &
+		echo $! >"$SERVERS_DIR/watchdog.pid"
+	fi
+}
+
+# A TCP port free on 127.0.0.1 right now.
+servers_free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# Run "$@" in a new session (so its process group id is its pid), logging
+# to $1 (shifted off); records the group.
+servers_spawn() {
+	local log=$1
+	shift
+	setsid "$@" </dev/null >>"$log" 2>&1 &
+	echo $! >>"$SERVERS_DIR/pgids"
+}
+
+# Wait until something listens on 127.0.0.1:$1 (up to ~5 s).
+servers_wait_port() {
+	local i
+	for i in $(seq 1 50); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "servers.sh: nothing listens on port $1" >&2
+	return 1
+}
+
+# start_git_daemon BASE: serve every repository under BASE; prints the port.
+start_git_daemon() {
+	local base=$1 port
+	servers_init
+	port=$(servers_free_port)
+	servers_spawn "$SERVERS_DIR/git-daemon.log" git daemon --reuseaddr \
+		--listen=127.0.0.1 --port="$port" --base-path="$base" \
+		--export-all --verbose "$base"
+	servers_wait_port "$port" || return 1
+	echo "$port"
+}
+
+# start_https_git BASE CA_OUT [TOKEN [USER]]: prints the https port.
+start_https_git() {
+	local base=$1 ca_out=$2 token=${3:-} user=${4:-furrow}
+	local d=$SERVERS_DIR/nginx port http_port private=''
+	servers_init
+	mkdir -p "$d/tmp" "$d/tls"
+	# A CA and a server certificate it signs, for DNS:localhost.
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=furrow-test-ca' \
+		-keyout "$d/tls/ca.key" -out "$d/tls/ca.pem" 2>/dev/null || return 1
+	openssl req -newkey rsa:2048 -nodes -subj '/CN=localhost' \
+		-keyout "$d/tls/key.pem" -out "$d/tls/req.pem" 2>/dev/null || return 1
+	printf 'subjectAltName=DNS:localhost\nbasicConstraints=CA:FALSE\n' >"$d/tls/ext.cnf"
+	openssl x509 -req -in "$d/tls/req.pem" -CA "$d/tls/ca.pem" -CAkey "$d/tls/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/tls/ext.cnf" -out "$d/tls/cert.pem" 2>/dev/null || return 1
+	cp "$d/tls/ca.pem" "$ca_out"
+	if [ -n "$token" ]; then
+		printf '%s:%s\n' "$user" "$(openssl passwd -apr1 "$token")" >"$d/htpasswd"
+		private="
+    location ~ ^/private/(.*\\.git)(/.*)?\$ {
+      auth_basic \"furrow-test\";
+      auth_basic_user_file $d/htpasswd;
+      fastcgi_pass unix:$d/fcgiwrap.sock;
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+      fastcgi_param GIT_PROJECT_ROOT $base;
+      fastcgi_param GIT_HTTP_EXPORT_ALL \"\";
+      fastcgi_param PATH_INFO /\$1\$2;
+      fastcgi_param REMOTE_USER \$remote_user;
+    }"
+	fi
+	port=$(servers_free_port)
+	http_port=$(servers_free_port)
+	echo "$http_port" >"$SERVERS_DIR/http.port"
+	# user root: the worker must reach the fcgiwrap socket (else 502).
+	cat >"$d/nginx.conf" <<EOF
+user root;
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 64; }
+http {
+  log_format furrow '\$remote_addr user=\$remote_user "\$request" \$status';
+  access_log $d/access.log furrow;
+  client_body_temp_path $d/tmp/body;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  proxy_temp_path $d/tmp/proxy;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  server {
+    listen 127.0.0.1:$port ssl;
+    listen 127.0.0.1:$http_port;
+    ssl_certificate     $d/tls/cert.pem;
+    ssl_certificate_key $d/tls/key.pem;
+    client_max_body_size 0;$private
+    location ~ ^/(.*\\.git)(/.*)?\$ {
+      fastcgi_pass unix:$d/fcgiwrap.sock;
+      include /etc/nginx/fastcgi_params;
+      fastcgi_param SCRIPT_FILENAME /usr/lib/git-core/git-http-backend;
+      fastcgi_param GIT_PROJECT_ROOT $base;
+      fastcgi_param GIT_HTTP_EXPORT_ALL "";
+      fastcgi_param PATH_INFO \$uri;
+      fastcgi_param REMOTE_USER \$remote_user;
+    }
+  }
+}
+EOF
+	rm -f "$d/fcgiwrap.sock"
+	servers_spawn "$d/fcgiwrap.log" fcgiwrap -c 2 -s "unix:$d/fcgiwrap.sock"
+	servers_spawn "$d/nginx.log" nginx -c "$d/nginx.conf" -e "$d/error.log"
+	servers_wait_port "$port" || { cat "$d/nginx.log" "$d/error.log" >&2; return 1; }
+	echo "$port"
+}
+
+stop_servers() {
+	local g
+	[ -n "${SERVERS_DIR:-}" ] || return 0
+	if [ -f "$SERVERS_DIR/pgids" ]; then
+		while read -r g; do
+			kill -TERM -- "-$g" 2>/dev/null
+		done <"$SERVERS_DIR/pgids"
+		sleep 0.2
+		while read -r g; do
+			kill -KILL -- "-$g" 2>/dev/null
+		done <"$SERVERS_DIR/pgids"
+		rm -f "$SERVERS_DIR/pgids"
+	fi
+	# The watchdog ends itself once its flag file is gone.
+	rm -f "$SERVERS_DIR/watchdog.started"
+	return 0
+}
