@@ -31,6 +31,10 @@ CORE_SRC := $(sort $(wildcard core/*.c))
 CMD_SRC  := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+LUA_SRC  := $(sort $(wildcard lua/*.lua))
+# lua/*.lua built into the binary as byte arrays (core/embedded.h); its
+# objects come from the %.o: %.c rules below, e.g. build/rel/build/gen/.
+GEN_EMBED := $(BUILD)/gen/embedded_lua.c
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -Wformat=2 -Wwrite-strings -fno-common
@@ -46,7 +50,7 @@ DEP_LIBS := -lgit2 -lhttp_parser -lcurl -lmbedtls -lmbedx509 -lmbedcrypto \
 REL_CC     := musl-gcc
 REL_CFLAGS := $(COMMON_CFLAGS) -O2 -ffunction-sections -fdata-sections \
               -ffile-prefix-map=$(CURDIR)=. -isystem $(DEPS_MUSL)/include
-REL_OBJ    := $(patsubst %.c,$(BUILD)/rel/%.o,$(CORE_SRC) $(CMD_SRC))
+REL_OBJ    := $(patsubst %.c,$(BUILD)/rel/%.o,$(CORE_SRC) $(CMD_SRC) $(GEN_EMBED))
 
 all: $(BUILD)/furrow
 
@@ -63,6 +67,10 @@ $(BUILD)/.tools-test:
 $(DEPS_MUSL)/.complete $(DEPS_GLIBC)/.complete: image/deps.lock image/build-deps.sh image/fetch-sources.sh | $(BUILD)/.tools-build
 	image/fetch-sources.sh $(FURROW_CACHE)/sources
 	image/build-deps.sh $(if $(findstring musl-,$@),musl,glibc) $(@D)
+
+$(GEN_EMBED): image/embed.sh $(LUA_SRC)
+	@mkdir -p $(@D)
+	image/embed.sh $@ $(LUA_SRC)
 
 $(BUILD)/rel/%.o: %.c | $(DEPS_MUSL)/.complete
 	@mkdir -p $(@D)
@@ -83,7 +91,7 @@ SANITIZE   ?= address,undefined
 DEV_CFLAGS := $(COMMON_CFLAGS) -Werror -O1 -g -fno-omit-frame-pointer \
               -fsanitize=$(SANITIZE) -fno-sanitize-recover=all \
               -isystem $(DEPS_GLIBC)/include
-DEV_OBJ    := $(patsubst %.c,$(BUILD)/dev/%.o,$(CORE_SRC))
+DEV_OBJ    := $(patsubst %.c,$(BUILD)/dev/%.o,$(CORE_SRC) $(GEN_EMBED))
 DEV_CMD    := $(patsubst %.c,$(BUILD)/dev/%.o,$(CMD_SRC))
 UNIT_BIN   := $(patsubst tests/unit/%.c,$(BUILD)/dev/tests/%,$(UNIT_SRC))
 
@@ -107,9 +115,9 @@ FUZZ_CFLAGS := $(COMMON_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
 
 fuzz: $(FUZZ_BIN)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) | $(DEPS_GLIBC)/.complete $(BUILD)/.tools-test
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(GEN_EMBED) | $(DEPS_GLIBC)/.complete $(BUILD)/.tools-test
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) -L$(DEPS_GLIBC)/lib $(DEP_LIBS)
+	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(GEN_EMBED) -L$(DEPS_GLIBC)/lib $(DEP_LIBS)
 
 # --- tests, demo, benchmarks, SBOM -------------------------------------------
 check: $(BUILD)/.tools-test $(BUILD)/furrow dev fuzz

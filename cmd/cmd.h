@@ -6,6 +6,8 @@
 #ifndef FURROW_CMD_H
 #define FURROW_CMD_H
 
+#include "strbuf.h"
+
 /* Exit codes: documented in README.md ("Exit codes"); keep them stable. */
 enum exit_code {
 	EXIT_OK = 0,
@@ -19,7 +21,11 @@ enum exit_code {
 struct cmd_context {
 	const char *config_path; /* -c FILE, or NULL */
 	const char *argv0;
+	int log_from_cli;        /* --log-format/--log-level given: keep them */
 };
+
+struct config;
+struct store;
 
 struct command {
 	const char *name;
@@ -31,6 +37,24 @@ extern const struct command commands[];
 
 int cmd_version(struct cmd_context *ctx, int argc, char **argv);
 int cmd_check(struct cmd_context *ctx, int argc, char **argv);
+int cmd_sync(struct cmd_context *ctx, int argc, char **argv);
+int cmd_verify(struct cmd_context *ctx, int argc, char **argv);
+int cmd_status(struct cmd_context *ctx, int argc, char **argv);
+
+/* Load the agent config and apply its log settings (unless given on the
+ * command line).  Prints the error; returns 0 or EXIT_FAILURE_. */
+int cmd_load_config(struct cmd_context *ctx, struct config **out);
+
+/* Print a sync or verify result (cmd_sync.c), human or JSON. */
+struct sync_result;
+void cmd_print_sync(const struct sync_result *r, int json, const char *verdict);
+
+/* Map a core error code to the exit code for it (EVERIFY -> 3). */
+int cmd_exit_for(int code);
+
+/* Append s as a JSON string member "key":"s" (s NULL: null), with a
+ * leading comma unless first. */
+void cmd_json_str(struct strbuf *sb, const char *key, const char *s, int first);
 
 /* Print "furrow: <message>" for the recorded error (error.h) to stderr. */
 void cmd_error(const char *context);

@@ -9,12 +9,16 @@
 #include <string.h>
 
 #include "cmd.h"
+#include "config.h"
 #include "error.h"
 #include "log.h"
 #include "banned.h"
 
 const struct command commands[] = {
 	{ "check", cmd_check, "validate the agent config and print it normalised" },
+	{ "status", cmd_status, "show the accepted commit, its signer and freshness" },
+	{ "sync", cmd_sync, "fetch and verify the desired state once" },
+	{ "verify", cmd_verify, "check the signatures of a fetched commit (auditor's view)" },
 	{ "version", cmd_version, "print versions of furrow and its libraries" },
 	{ NULL, NULL, NULL },
 };
@@ -64,6 +68,37 @@ int cmd_usage_error(const char *cmd, const char *fmt, ...)
 	return EXIT_USAGE;
 }
 
+int cmd_load_config(struct cmd_context *ctx, struct config **out)
+{
+	if (config_load(out, config_choose_path(ctx->config_path))) {
+		cmd_error(NULL);
+		return EXIT_FAILURE_;
+	}
+	if (!ctx->log_from_cli)
+		log_setup((enum log_format)(*out)->log.format,
+			  (enum log_level)(*out)->log.level);
+	return 0;
+}
+
+int cmd_exit_for(int code)
+{
+	if (code == FURROW_EVERIFY)
+		return EXIT_VERIFY;
+	return code ? EXIT_FAILURE_ : EXIT_OK;
+}
+
+void cmd_json_str(struct strbuf *sb, const char *key, const char *s, int first)
+{
+	if (!first)
+		strbuf_addch(sb, ',');
+	strbuf_add_json_string(sb, key, strlen(key));
+	strbuf_addch(sb, ':');
+	if (s)
+		strbuf_add_json_string(sb, s, strlen(s));
+	else
+		strbuf_addstr(sb, "null");
+}
+
 int cmd_is_help(const char *arg)
 {
 	return !strcmp(arg, "-h") || !strcmp(arg, "--help");
@@ -96,7 +131,7 @@ static int finish_stdout(int code)
 
 int main(int argc, char **argv)
 {
-	struct cmd_context ctx = { NULL, argv[0] };
+	struct cmd_context ctx = { NULL, argv[0], 0 };
 	const char *v;
 	int i, fmt = LOG_FORMAT_LOGFMT, lvl = LOG_INFO;
 
@@ -111,11 +146,13 @@ int main(int argc, char **argv)
 			ctx.config_path = v;
 		} else if ((v = option_value(argc, argv, &i, "--log-format"))) {
 			fmt = log_format_parse(v);
+			ctx.log_from_cli = 1;
 			if (fmt < 0)
 				return cmd_usage_error(NULL, "--log-format: "
 					"\"%s\" is not logfmt or json", v);
 		} else if ((v = option_value(argc, argv, &i, "--log-level"))) {
 			lvl = log_level_parse(v);
+			ctx.log_from_cli = 1;
 			if (lvl < 0)
 				return cmd_usage_error(NULL, "--log-level: "
 					"\"%s\" is not debug, info, warn or "

@@ -376,8 +376,8 @@ static void entry_release(struct allowed_signer *e)
 static int parse_line(struct allowed_signer *e, const char *p,
 		      const char *end)
 {
-	const char *tok, *oend;
-	size_t toklen;
+	const char *tok = NULL, *oend;
+	size_t toklen = 0;
 	int rc;
 
 	if ((rc = next_token(&tok, &toklen, &p, end)) < 0)

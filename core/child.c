@@ -69,7 +69,7 @@ static int confine(const struct child_limits *lim)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
 	set_limit(RLIMIT_CPU, lim->milliseconds / 1000 + 1);
-	set_limit(RLIMIT_FSIZE, 0);
+	set_limit(RLIMIT_FSIZE, lim->file_bytes);
 	set_limit(RLIMIT_CORE, 0);
 	set_limit(RLIMIT_NPROC, 0);
 #ifndef UNDER_ASAN
@@ -195,8 +195,12 @@ int child_run(struct strbuf *out, const char *what, child_fn fn, void *arg,
 		if (sig == SIGXCPU || sig == SIGKILL)
 			return error_set(FURROW_ELIMIT, "%s: CPU time limit "
 					 "exceeded", what);
-		return error_set(FURROW_ERR, "%s: evaluation crashed (signal "
-				 "%d)", what, sig);
+		if (sig == SIGXFSZ)
+			return error_set(FURROW_ELIMIT, "%s: file size limit of "
+					 "%zu bytes exceeded", what,
+					 limits->file_bytes);
+		return error_set(FURROW_ERR, "%s: child process killed by "
+				 "signal %d (%s)", what, sig, strsignal(sig));
 	}
 	if (ret > 0 || WEXITSTATUS(status) != 0) {
 		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -204,7 +208,7 @@ int child_run(struct strbuf *out, const char *what, child_fn fn, void *arg,
 		return error_set(code == 125 ? FURROW_EIO : FURROW_ERR,
 				 "%s: %s (exit %d)", what, code == 125 ?
 				 "cannot drop privileges" :
-				 "evaluation ended without a result", code);
+				 "child process ended without a result", code);
 	}
 	memmove(out->buf, out->buf + 4, out->len - 4);
 	strbuf_setlen(out, out->len - 4);

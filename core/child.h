@@ -19,6 +19,7 @@ struct child_limits {
 	unsigned milliseconds;  /* wall clock, then SIGKILL */
 	size_t output_bytes;    /* most the parent will read */
 	size_t memory_bytes;    /* RLIMIT_AS (not under AddressSanitizer) */
+	size_t file_bytes;      /* RLIMIT_FSIZE: largest file it may write */
 };
 
 /* Runs in the child; fills out with the result bytes. */
@@ -26,7 +27,7 @@ typedef void (*child_fn)(struct strbuf *out, void *arg);
 
 /*
  * Fork, drop privileges (to uid/gid 65534 when running as root), set
- * rlimits (CPU, address space, file size 0, processes 0), run fn and send
+ * rlimits (CPU, address space, file size, processes 0), run fn and send
  * what it wrote back.  On success out holds exactly those bytes.  Returns
  * FURROW_ELIMIT for the deadline, the output cap or a child killed by a
  * resource limit (the message names `what` and the limit), FURROW_ERR if

@@ -371,7 +371,7 @@ int gitsync_fetch(struct gitsync *gs, const struct gitsync_remote *r,
 	c.user = r->username && *r->username ? r->username : "furrow";
 	if ((rc = gs_url_check(r, &scheme)) < 0 || (rc = gs_ref_check(r->ref)) < 0)
 		goto out;
-	if (r->token_file && scheme != SCHEME_HTTPS) {
+	if ((r->token_file || r->token) && scheme != SCHEME_HTTPS) {
 		rc = error_set(FURROW_EINVAL, "token_file is only sent over https://");
 		goto out;
 	}
@@ -399,7 +399,9 @@ int gitsync_fetch(struct gitsync *gs, const struct gitsync_remote *r,
 			goto out;
 		}
 	}
-	if (r->token_file && (rc = gs_token_read(r->token_file, &c.token)) < 0)
+	if (r->token)
+		c.token = xstrdup(r->token);
+	else if (r->token_file && (rc = gs_token_read(r->token_file, &c.token)) < 0)
 		goto out;
 	gs_active_ctx = &c;
 	if (suspect_marked(gs)) {

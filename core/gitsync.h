@@ -88,6 +88,9 @@ struct gitsync_remote {
 	const char *ref;
 	const char *ca_file;
 	const char *token_file;
+	/* The token itself, already read (by a parent that may read files
+	 * this process cannot); takes precedence over token_file. */
+	const char *token;
 	const char *username;
 	int insecure;
 	int progress;

@@ -77,4 +77,18 @@
                                           for a signature (= git reader cap) */
 /* --- end SSH signatures --- */
 
+/* --- Sync (core/sync.c) --- */
+#define LIMIT_SYNC_READ_SECONDS   120u  /* a read child: commit, files */
+#define LIMIT_SYNC_BACKOFF_BASE   1.0   /* s, first retry ceiling */
+#define LIMIT_SYNC_BACKOFF_CAP    60.0  /* s, largest retry ceiling */
+
+/* --- Desired state (core/desired.c, lua/desired.lua) --- */
+#define LIMIT_DESIRED_FILE_BYTES   (1u * 1024 * 1024)  /* furrow.lua size */
+#define LIMIT_DESIRED_MEMORY_BYTES (64u * 1024 * 1024) /* Lua heap */
+#define LIMIT_DESIRED_INSTRUCTIONS 50000000ul          /* Lua VM instructions */
+#define LIMIT_DESIRED_MILLISECONDS 5000u               /* wall clock */
+#define LIMIT_DESIRED_POLICIES     256     /* policy declarations */
+#define LIMIT_DESIRED_APPS         10000   /* app declarations */
+/* --- end desired state --- */
+
 #endif

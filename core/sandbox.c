@@ -416,28 +416,149 @@ static int killed_error(const struct sandbox_run *run, const char *chunkname,
 			 chunkname, lim->milliseconds);
 }
 
-int sandbox_eval(struct value **out, const char *chunkname, const char *src,
-		 size_t len, const struct sandbox_limits *limits)
+static void run_init(struct sandbox_run *run,
+		     const struct sandbox_limits *limits)
+{
+	memset(run, 0, sizeof(*run));
+	strbuf_init(&run->path, 0);
+	run->mem_cap = limits->memory_bytes;
+	run->instruction_cap = limits->instructions;
+	run->milliseconds = limits->milliseconds;
+	clock_gettime(CLOCK_MONOTONIC, &run->deadline);
+	run->deadline.tv_sec += limits->milliseconds / 1000;
+	run->deadline.tv_nsec += (long)(limits->milliseconds % 1000) * 1000000L;
+	if (run->deadline.tv_nsec >= 1000000000L) {
+		run->deadline.tv_sec++;
+		run->deadline.tv_nsec -= 1000000000L;
+	}
+}
+
+/* The message on top of the stack, never through __tostring. */
+static const char *top_message(lua_State *L, const char *fallback)
+{
+	return lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : fallback;
+}
+
+/*
+ * Load text chunk src as "@name" (so that Lua prints "name:line:" in
+ * messages), leaving the function on the stack.  A chunk that does not
+ * compile is syntax_code: FURROW_ESYNTAX for the user's file, a bug-like
+ * FURROW_ERR for furrow's own prelude.
+ */
+static int load_text(lua_State *L, struct sandbox_run *run, const char *name,
+		     const char *src, size_t len, int syntax_code,
+		     const char *chunkname, const struct sandbox_limits *lim)
+{
+	struct strbuf at = STRBUF_INIT;
+	int rc;
+
+	strbuf_addf(&at, "@%s", name);
+	rc = luaL_loadbufferx(L, src, len, at.buf, "t");
+	strbuf_release(&at);
+	if (rc == LUA_OK)
+		return 0;
+	if (run->killed)
+		return killed_error(run, chunkname, lim);
+	return error_set(syntax_code, "%s", top_message(L, "cannot load"));
+}
+
+/* Call the function below nargs arguments under the message handler at
+ * stack index 1; a kill wins over whatever error the script saw. */
+static int call_checked(lua_State *L, struct sandbox_run *run, int nargs,
+			int nresults, const char *chunkname,
+			const struct sandbox_limits *lim)
+{
+	int rc = lua_pcall(L, nargs, nresults, 1);
+
+	if (run->killed)
+		return killed_error(run, chunkname, lim);
+	if (rc != LUA_OK)
+		return error_set(FURROW_EINVAL, "%s", top_message(L, "error"));
+	return 0;
+}
+
+/*
+ * Call the prelude (below the light userdata holding the chunk name) with
+ * the name as a Lua string.  Making that string allocates, which may hit
+ * the memory cap, so it happens here, under the caller's lua_pcall, and
+ * not on the bare stack where a failed allocation would panic.
+ */
+static int call_prelude(lua_State *L)
+{
+	const char *name = lua_touserdata(L, 2);
+
+	lua_pop(L, 1);
+	lua_pushstring(L, name);
+	lua_call(L, 1, 2);
+	return 2;
+}
+
+/*
+ * Run the prelude (if any), then the user's chunk, and leave the value
+ * to convert on top of the stack.  Without a prelude that is the chunk's
+ * first result.  With one, the prelude is called with chunkname as its
+ * argument and returns (env, finish): the chunk runs with env as its
+ * _ENV, and finish()'s first result is the value.
+ */
+static int run_program(lua_State *L, struct sandbox_run *run,
+		       const char *prelude_name, const char *prelude,
+		       size_t plen, const char *chunkname, const char *src,
+		       size_t len, const struct sandbox_limits *lim)
+{
+	int ret, env = 0, finish = 0;
+
+	if (prelude) {
+		ret = load_text(L, run, prelude_name, prelude, plen,
+				FURROW_ERR, chunkname, lim);
+		if (ret)
+			return ret;
+		lua_pushcfunction(L, call_prelude);
+		lua_insert(L, -2);
+		lua_pushlightuserdata(L, (void *)chunkname);
+		ret = call_checked(L, run, 2, 2, chunkname, lim);
+		/* A limit is the input's fault; any other error is ours. */
+		if (ret == FURROW_EINVAL)
+			ret = error_prefix(FURROW_ERR, "built-in prelude "
+					   "failed");
+		if (ret)
+			return ret;
+		finish = lua_gettop(L);
+		env = finish - 1;
+		if (lua_type(L, env) != LUA_TTABLE ||
+		    lua_type(L, finish) != LUA_TFUNCTION)
+			return error_set(FURROW_ERR, "%s: built-in prelude %s "
+					 "did not return an environment and "
+					 "a finish function", chunkname,
+					 prelude_name);
+	}
+	ret = load_text(L, run, chunkname, src, len, FURROW_ESYNTAX,
+			chunkname, lim);
+	if (ret)
+		return ret;
+	if (prelude) {
+		/* A main chunk's one upvalue is its _ENV. */
+		lua_pushvalue(L, env);
+		if (!lua_setupvalue(L, -2, 1))
+			BUG("loaded chunk has no _ENV upvalue");
+	}
+	ret = call_checked(L, run, 0, prelude ? 0 : 1, chunkname, lim);
+	if (ret || !prelude)
+		return ret;
+	lua_pushvalue(L, finish);
+	return call_checked(L, run, 0, 1, chunkname, lim);
+}
+
+static int eval_program(struct value **out, const char *prelude_name,
+			const char *prelude, size_t plen,
+			const char *chunkname, const char *src, size_t len,
+			const struct sandbox_limits *limits)
 {
 	struct sandbox_run run;
-	struct strbuf name = STRBUF_INIT;
 	lua_State *L = NULL;
 	int ret = 0, rc;
 
 	*out = NULL;
-	memset(&run, 0, sizeof(run));
-	strbuf_init(&run.path, 0);
-	run.mem_cap = limits->memory_bytes;
-	run.instruction_cap = limits->instructions;
-	run.milliseconds = limits->milliseconds;
-	clock_gettime(CLOCK_MONOTONIC, &run.deadline);
-	run.deadline.tv_sec += limits->milliseconds / 1000;
-	run.deadline.tv_nsec += (long)(limits->milliseconds % 1000) * 1000000L;
-	if (run.deadline.tv_nsec >= 1000000000L) {
-		run.deadline.tv_sec++;
-		run.deadline.tv_nsec -= 1000000000L;
-	}
-
+	run_init(&run, limits);
 	L = lua_newstate(sandbox_alloc, &run);
 	if (!L) {
 		ret = error_set(FURROW_ELIMIT, "%s: cannot create Lua state "
@@ -452,30 +573,11 @@ int sandbox_eval(struct value **out, const char *chunkname, const char *src,
 	}
 	lua_sethook(L, sandbox_hook, LUA_MASKCOUNT, HOOK_EVERY);
 
-	lua_pushcfunction(L, sandbox_msgh);
-	/* "@name" makes Lua print "name:line:" in messages. */
-	strbuf_addf(&name, "@%s", chunkname);
-	rc = luaL_loadbufferx(L, src, len, name.buf, "t");
-	if (rc != LUA_OK) {
-		if (run.killed)
-			ret = killed_error(&run, chunkname, limits);
-		else
-			ret = error_set(FURROW_ESYNTAX, "%s",
-					lua_type(L, -1) == LUA_TSTRING ?
-					lua_tostring(L, -1) : "cannot load");
+	lua_pushcfunction(L, sandbox_msgh); /* stack index 1 */
+	ret = run_program(L, &run, prelude_name, prelude, plen, chunkname,
+			  src, len, limits);
+	if (ret)
 		goto out;
-	}
-	rc = lua_pcall(L, 0, 1, 1);
-	if (run.killed) {
-		ret = killed_error(&run, chunkname, limits);
-		goto out;
-	}
-	if (rc != LUA_OK) {
-		ret = error_set(FURROW_EINVAL, "%s",
-				lua_type(L, -1) == LUA_TSTRING ?
-				lua_tostring(L, -1) : "error");
-		goto out;
-	}
 
 	/* Convert with the hook off: conversion runs no Lua code. */
 	lua_sethook(L, NULL, 0, 0);
@@ -500,8 +602,24 @@ out:
 		lua_close(L);
 	value_free(run.result);
 	strbuf_release(&run.path);
-	strbuf_release(&name);
 	return ret;
+}
+
+int sandbox_eval(struct value **out, const char *chunkname, const char *src,
+		 size_t len, const struct sandbox_limits *limits)
+{
+	return eval_program(out, NULL, NULL, 0, chunkname, src, len, limits);
+}
+
+int sandbox_eval_program(struct value **out, const char *prelude_name,
+			 const char *prelude, size_t plen,
+			 const char *chunkname, const char *src, size_t len,
+			 const struct sandbox_limits *limits)
+{
+	if (!prelude)
+		BUG("sandbox_eval_program without a prelude");
+	return eval_program(out, prelude_name, prelude, plen, chunkname, src,
+			    len, limits);
 }
 
 const char *sandbox_lua_version(void)

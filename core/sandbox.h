@@ -42,6 +42,24 @@ int sandbox_eval(struct value **out, const char *chunkname, const char *src,
 		 size_t len, const struct sandbox_limits *limits);
 
 /*
+ * Run a program made of furrow's own prelude and the user's chunk, in one
+ * sandbox under one set of caps (the prelude's work counts too).  Both are
+ * text.  The prelude (named prelude_name in messages) is called with
+ * chunkname as its only argument and must return an environment table and
+ * a finish function.  The chunk then runs with that table as its _ENV, so
+ * the globals it reads and sets are the environment's, never the
+ * prelude's; its return values are ignored.  Last, finish() is called and
+ * its first result converted exactly as sandbox_eval() converts a chunk's.
+ * Returns what sandbox_eval() returns; FURROW_EINVAL also for errors that
+ * the prelude's functions or finish() raise, and FURROW_ERR if the
+ * prelude itself is broken.  prelude must not be NULL.
+ */
+int sandbox_eval_program(struct value **out, const char *prelude_name,
+			 const char *prelude, size_t plen,
+			 const char *chunkname, const char *src, size_t len,
+			 const struct sandbox_limits *limits);
+
+/*
  * The same evaluation in a child process (core/child.h): privileges
  * dropped, rlimits set, and a deadline the parent enforces with SIGKILL,
  * so that work Lua does inside C functions (pattern matching with
@@ -52,6 +70,14 @@ int sandbox_eval(struct value **out, const char *chunkname, const char *src,
 int sandbox_eval_isolated(struct value **out, const char *chunkname,
 			  const char *src, size_t len,
 			  const struct sandbox_limits *limits);
+
+/* sandbox_eval_program() in a child process, as sandbox_eval_isolated(). */
+int sandbox_eval_program_isolated(struct value **out,
+				  const char *prelude_name,
+				  const char *prelude, size_t plen,
+				  const char *chunkname, const char *src,
+				  size_t len,
+				  const struct sandbox_limits *limits);
 
 /* The linked Lua's release string, e.g. "Lua 5.4.4". */
 const char *sandbox_lua_version(void);

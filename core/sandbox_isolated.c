@@ -1,8 +1,10 @@
 /*
- * sandbox_isolated.c - sandbox_eval() in a child process (see sandbox.h).
+ * sandbox_isolated.c - sandbox_eval() and sandbox_eval_program() in a
+ * child process (see sandbox.h).
  */
 #include <string.h>
 
+#include "bug.h"
 #include "child.h"
 #include "error.h"
 #include "limits.h"
@@ -14,7 +16,11 @@
  * hook, which gives the clearer message, normally fires first. */
 #define DEADLINE_MARGIN_MS 500u
 
+/* One evaluation handed to the child; prelude NULL means sandbox_eval(). */
 struct eval_job {
+	const char *prelude_name;
+	const char *prelude;
+	size_t plen;
 	const char *chunkname;
 	const char *src;
 	size_t len;
@@ -27,7 +33,13 @@ static void eval_in_child(struct strbuf *out, void *arg)
 	struct value *v = NULL;
 	int ret;
 
-	ret = sandbox_eval(&v, job->chunkname, job->src, job->len, job->limits);
+	if (job->prelude)
+		ret = sandbox_eval_program(&v, job->prelude_name, job->prelude,
+					   job->plen, job->chunkname, job->src,
+					   job->len, job->limits);
+	else
+		ret = sandbox_eval(&v, job->chunkname, job->src, job->len,
+				   job->limits);
 	if (ret)
 		valuecodec_encode_error(out, ret, error_message());
 	else
@@ -35,23 +47,47 @@ static void eval_in_child(struct strbuf *out, void *arg)
 	value_free(v);
 }
 
-int sandbox_eval_isolated(struct value **out, const char *chunkname,
-			  const char *src, size_t len,
-			  const struct sandbox_limits *limits)
+static int run_job(struct value **out, const struct eval_job *job)
 {
-	struct eval_job job = { chunkname, src, len, limits };
 	struct child_limits cl = {
-		limits->milliseconds + DEADLINE_MARGIN_MS,
+		job->limits->milliseconds + DEADLINE_MARGIN_MS,
 		LIMIT_CHILD_OUTPUT_BYTES,
-		limits->memory_bytes,
+		job->limits->memory_bytes,
+		0, /* no files: evaluation writes nothing */
 	};
 	struct strbuf reply = STRBUF_INIT;
 	int ret;
 
 	*out = NULL;
-	ret = child_run(&reply, chunkname, eval_in_child, &job, &cl);
+	ret = child_run(&reply, job->chunkname, eval_in_child, (void *)job,
+			&cl);
 	if (!ret)
-		ret = valuecodec_decode(out, chunkname, reply.buf, reply.len);
+		ret = valuecodec_decode(out, job->chunkname, reply.buf,
+					reply.len);
 	strbuf_release(&reply);
 	return ret;
+}
+
+int sandbox_eval_isolated(struct value **out, const char *chunkname,
+			  const char *src, size_t len,
+			  const struct sandbox_limits *limits)
+{
+	struct eval_job job = { NULL, NULL, 0, chunkname, src, len, limits };
+
+	return run_job(out, &job);
+}
+
+int sandbox_eval_program_isolated(struct value **out,
+				  const char *prelude_name,
+				  const char *prelude, size_t plen,
+				  const char *chunkname, const char *src,
+				  size_t len,
+				  const struct sandbox_limits *limits)
+{
+	struct eval_job job = { prelude_name, prelude, plen, chunkname, src,
+				len, limits };
+
+	if (!prelude)
+		BUG("sandbox_eval_program_isolated without a prelude");
+	return run_job(out, &job);
 }

@@ -48,7 +48,7 @@ int sshwire_string(struct sshwire *w, const unsigned char **out,
 		   size_t *outlen)
 {
 	size_t start = w->off;
-	uint32_t n;
+	uint32_t n = 0;
 	int rc;
 
 	if ((rc = sshwire_u32(w, &n)) < 0)

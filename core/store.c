@@ -34,6 +34,7 @@
  * migration that introduces it. */
 static const char *const store_tables[] = {
 	"meta", /* schema_version, instance_id, created_at */
+	"sync", /* the accepted commit, serial high-water mark, fetch times */
 };
 #define STORE_NTABLES (sizeof(store_tables) / sizeof(store_tables[0]))
 #define TABLE_META 0
@@ -737,6 +738,15 @@ static int store_migrate_1_to_2(struct store_txn *t)
 			 (size_t)len);
 }
 
+/* 2 -> 3: the "sync" table (created with every listed table by
+ * store_open_tables()); nothing to convert, the version records that a
+ * store may now hold an accepted commit that older furrows would ignore. */
+static int store_migrate_2_to_3(struct store_txn *t)
+{
+	(void)t;
+	return 0;
+}
+
 /* Each step takes a store at `from` to `to`; run in order, all in the one
  * transaction of store_open(), so a store is never left half-migrated. */
 static const struct store_migration {
@@ -744,6 +754,7 @@ static const struct store_migration {
 	int (*fn)(struct store_txn *t);
 } store_migrations[] = {
 	{ 1, 2, store_migrate_1_to_2 },
+	{ 2, 3, store_migrate_2_to_3 },
 };
 
 /*

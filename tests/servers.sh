@@ -163,3 +163,42 @@ stop_servers() {
 	rm -f "$SERVERS_DIR/watchdog.started"
 	return 0
 }
+
+# start_git_daemon_netns NS ADDR PORT BASE: a git daemon inside the network
+# namespace NS (`ip netns`), listening on ADDR:PORT there, serving every
+# repository under BASE.  --reuseaddr, so it can be started again on the same
+# port after stop_git_daemon_netns.  Its process group is recorded like any
+# other server's (stop_servers and the watchdog stop it) and also in
+# $SERVERS_DIR/git-daemon.NS.pgid.
+start_git_daemon_netns() {
+	local ns=$1 addr=$2 port=$3 base=$4 i
+	servers_init
+	servers_spawn "$SERVERS_DIR/git-daemon.$ns.log" ip netns exec "$ns" \
+		git daemon --reuseaddr --listen="$addr" --port="$port" \
+		--base-path="$base" --export-all --verbose "$base"
+	tail -n 1 "$SERVERS_DIR/pgids" >"$SERVERS_DIR/git-daemon.$ns.pgid"
+	for i in $(seq 1 50); do
+		ip netns exec "$ns" bash -c 'exec 3<>"/dev/tcp/$0/$1"' \
+			"$addr" "$port" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "servers.sh: nothing listens on $addr:$port in netns $ns" >&2
+	return 1
+}
+
+# stop_git_daemon_netns NS: stop the daemon start_git_daemon_netns started in
+# NS (its whole process group), and wait until it is gone.
+stop_git_daemon_netns() {
+	local ns=$1 g i
+	[ -f "$SERVERS_DIR/git-daemon.$ns.pgid" ] || return 0
+	g=$(cat "$SERVERS_DIR/git-daemon.$ns.pgid")
+	kill -TERM -- "-$g" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 -- "-$g" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$g" 2>/dev/null
+	sed -i "/^$g\$/d" "$SERVERS_DIR/pgids"
+	rm -f "$SERVERS_DIR/git-daemon.$ns.pgid"
+	return 0
+}

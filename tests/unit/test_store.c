@@ -184,7 +184,7 @@ static void test_basic(void)
 	is_int(store_view(st, walk_all_txn, &w), 0, "foreach whole table");
 	ok(strstr(w.seen.buf, "j=y;ka=1;kb=2;kc=3;l=x;") != NULL &&
 	   strstr(w.seen.buf, "instance_id=") != NULL &&
-	   strstr(w.seen.buf, "schema_version=2;") != NULL,
+	   strstr(w.seen.buf, "schema_version=3;") != NULL,
 	   "whole-table walk sees every key: %s", w.seen.buf);
 
 	is_int(store_update(st, txn_fail, NULL), FURROW_EINVAL,
@@ -672,7 +672,7 @@ static void test_migrate_from_v1(void)
 		return;
 	}
 	store_schema_version(st, &version);
-	is_int(version, 2, "now at version 2");
+	is_int(version, STORE_SCHEMA_VERSION, "now at the current version");
 	is_int(get_str(st, "instance_id", &id), 0, "instance_id present");
 	ok(is_hex32(&id), "instance_id is 32 lowercase hex: %s", id.buf);
 	is_int(get_str(st, "created_at", &sb), 0, "created_at present");
@@ -733,7 +733,9 @@ static void test_migrate_keeps_user_data(void)
 	if (ret)
 		return;
 	store_schema_version(st, &version);
-	is_int(version, 2, "migrated to 2");
+	is_int(version, STORE_SCHEMA_VERSION, "migrated to the current version");
+	ok(store_put1(st, "sync", "k", 1, "v", 1) == 0,
+	   "the sync table (migration 2->3) is usable");
 	ok(!get_str(st, "user", &sb) && !strcmp(sb.buf, "kept"),
 	   "user key preserved by the migration");
 	ok(!get_str(st, "instance_id", &sb) && is_hex32(&sb) &&
@@ -755,7 +757,7 @@ static void test_newer_version(void)
 	is_int(read_file(data, &before), 0, "read data.mdb");
 	is_int(store_open(&st, dir, NULL), FURROW_EVERSION,
 	       "read-write open of a newer store");
-	ok(has_msg("has schema version 7, this furrow understands up to 2") &&
+	ok(has_msg("has schema version 7, this furrow understands up to 3") &&
 	   has_msg("upgrade furrow") && has_msg(dir),
 	   "message: %s", error_message());
 	ok(st == NULL, "no handle");

@@ -1,0 +1,138 @@
+/*
+ * cmd_status.c - `furrow status`: what this host follows and how fresh
+ * it is.  A frozen source (a server withholding updates) shows up here as
+ * the age of the newest verified commit.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+#include "config.h"
+#include "error.h"
+#include "log.h"
+#include "store.h"
+#include "sync.h"
+#include "banned.h"
+
+static int status_help(void)
+{
+	fputs("usage: furrow [-c FILE] status [--json]\n\n"
+	      "Show the accepted commit, its signer and serial, the age of that\n"
+	      "commit and the time since the last successful fetch (freeze\n"
+	      "visibility), and the last fetch or verification error.  With\n"
+	      "source.max_age set, an older commit is reported as stale.\n", stdout);
+	return EXIT_OK;
+}
+
+static void add_age(struct strbuf *sb, long long secs)
+{
+	if (secs < 120)
+		strbuf_addf(sb, "%llds", secs);
+	else if (secs < 7200)
+		strbuf_addf(sb, "%lldm", secs / 60);
+	else if (secs < 172800)
+		strbuf_addf(sb, "%lldh", secs / 3600);
+	else
+		strbuf_addf(sb, "%lldd", secs / 86400);
+}
+
+int cmd_status(struct cmd_context *ctx, int argc, char **argv)
+{
+	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct strbuf sb = STRBUF_INIT;
+	struct config *cfg = NULL;
+	struct store *st = NULL;
+	struct sync_state s;
+	long long now = (long long)time(NULL), age, fetch_age;
+	int json = 0, code, stale;
+
+	memset(&s, 0, sizeof(s));
+	for (int i = 1; i < argc; i++) {
+		if (cmd_is_help(argv[i]))
+			return status_help();
+		else if (!strcmp(argv[i], "--json"))
+			json = 1;
+		else
+			return cmd_usage_error("status", "unknown argument '%s'",
+					       argv[i]);
+	}
+	if ((code = cmd_load_config(ctx, &cfg)))
+		return code;
+	/* No store yet is a state too: nothing accepted, never fetched. */
+	code = store_open(&st, cfg->state_dir, &ro);
+	if ((code && code != FURROW_ENOENT) ||
+	    (!code && sync_state_load(&s, st, cfg->state_dir))) {
+		cmd_error(NULL);
+		code = EXIT_FAILURE_;
+		goto out;
+	}
+	age = s.accepted[0] ? now - s.accepted_commit_time : -1;
+	fetch_age = s.fetch_ok_at ? now - s.fetch_ok_at : -1;
+	stale = cfg->source.max_age > 0 && s.accepted[0] &&
+		age > (long long)cfg->source.max_age;
+	if (stale)
+		log_event(LOG_WARN, "sync.stale", "newest verified commit is older "
+			  "than source.max_age", "commit", s.accepted, NULL);
+	if (json) {
+		strbuf_addch(&sb, '{');
+		cmd_json_str(&sb, "host", cfg->host_id, 1);
+		cmd_json_str(&sb, "accepted_commit", s.accepted[0] ? s.accepted : NULL, 0);
+		cmd_json_str(&sb, "signer", s.signer, 0);
+		cmd_json_str(&sb, "fingerprint", s.fingerprint, 0);
+		if (s.has_serial)
+			strbuf_addf(&sb, ",\"serial\":%lld", s.accepted_serial);
+		else
+			strbuf_addstr(&sb, ",\"serial\":null");
+		strbuf_addf(&sb, ",\"serial_max\":%lld", s.serial_max);
+		if (age >= 0)
+			strbuf_addf(&sb, ",\"commit_age_seconds\":%lld", age);
+		else
+			strbuf_addstr(&sb, ",\"commit_age_seconds\":null");
+		if (fetch_age >= 0)
+			strbuf_addf(&sb, ",\"last_fetch_age_seconds\":%lld", fetch_age);
+		else
+			strbuf_addstr(&sb, ",\"last_fetch_age_seconds\":null");
+		strbuf_addf(&sb, ",\"stale\":%s", stale ? "true" : "false");
+		cmd_json_str(&sb, "fetched_commit", s.fetched[0] ? s.fetched : NULL, 0);
+		cmd_json_str(&sb, "fetch_error", s.fetch_error, 0);
+		cmd_json_str(&sb, "verify_error", s.verify_error, 0);
+		strbuf_addstr(&sb, "}\n");
+	} else {
+		strbuf_addf(&sb, "host          %s\n", cfg->host_id);
+		if (!s.accepted[0]) {
+			strbuf_addstr(&sb, "accepted      (none yet: run furrow sync)\n");
+		} else {
+			strbuf_addf(&sb, "accepted      %s\n", s.accepted);
+			strbuf_addf(&sb, "signer        %s (%s)\n",
+				    s.signer ? s.signer : "?",
+				    s.fingerprint ? s.fingerprint : "?");
+			if (s.has_serial)
+				strbuf_addf(&sb, "serial        %lld\n",
+					    s.accepted_serial);
+			strbuf_addstr(&sb, "commit age    ");
+			add_age(&sb, age);
+			strbuf_addstr(&sb, stale ? " (STALE: older than "
+				      "source.max_age)\n" : "\n");
+		}
+		strbuf_addstr(&sb, "last fetch    ");
+		if (fetch_age >= 0) {
+			add_age(&sb, fetch_age);
+			strbuf_addstr(&sb, " ago\n");
+		} else {
+			strbuf_addstr(&sb, "never\n");
+		}
+		if (s.fetch_error)
+			strbuf_addf(&sb, "fetch error   %s\n", s.fetch_error);
+		if (s.verify_error)
+			strbuf_addf(&sb, "verify error  %s\n", s.verify_error);
+	}
+	fwrite(sb.buf, 1, sb.len, stdout);
+	code = EXIT_OK;
+out:
+	strbuf_release(&sb);
+	sync_state_release(&s);
+	store_free(st);
+	config_free(cfg);
+	return code;
+}

@@ -1,0 +1,22 @@
+/*
+ * fileutil.h - small file operations furrow needs to be durable.
+ */
+#ifndef FURROW_FILEUTIL_H
+#define FURROW_FILEUTIL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/*
+ * Replace path with data, atomically and durably: write "<path>.tmp",
+ * fsync it, rename it over path, fsync the directory.  A crash leaves
+ * either the old or the new content, never a mix.  Returns 0 or
+ * FURROW_EIO with the message recorded.
+ */
+int file_write_atomic(const char *path, const void *data, size_t len,
+		      mode_t mode);
+
+/* mkdir -p with mode for the directories it creates. */
+int file_mkdirs(const char *path, mode_t mode);
+
+#endif
