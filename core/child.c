@@ -71,7 +71,8 @@ static int confine(const struct child_limits *lim)
 	set_limit(RLIMIT_CPU, lim->milliseconds / 1000 + 1);
 	set_limit(RLIMIT_FSIZE, lim->file_bytes);
 	set_limit(RLIMIT_CORE, 0);
-	set_limit(RLIMIT_NPROC, 0);
+	if (!lim->threads)
+		set_limit(RLIMIT_NPROC, 0);
 #ifndef UNDER_ASAN
 	/* The Lua heap cap is exact; this catches everything else. */
 	if (lim->memory_bytes)

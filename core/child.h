@@ -20,6 +20,10 @@ struct child_limits {
 	size_t output_bytes;    /* most the parent will read */
 	size_t memory_bytes;    /* RLIMIT_AS (not under AddressSanitizer) */
 	size_t file_bytes;      /* RLIMIT_FSIZE: largest file it may write */
+	/* 0: RLIMIT_NPROC 0, no new processes or threads at all.  libgit2
+	 * starts threads (pack indexing, local transport), so git work sets
+	 * this; the per-user count would otherwise refuse them. */
+	int threads;
 };
 
 /* Runs in the child; fills out with the result bytes. */
@@ -27,7 +31,8 @@ typedef void (*child_fn)(struct strbuf *out, void *arg);
 
 /*
  * Fork, drop privileges (to uid/gid 65534 when running as root), set
- * rlimits (CPU, address space, file size, processes 0), run fn and send
+ * rlimits (CPU, address space, file size, and no new processes unless
+ * threads is set), run fn and send
  * what it wrote back.  On success out holds exactly those bytes.  Returns
  * FURROW_ELIMIT for the deadline, the output cap or a child killed by a
  * resource limit (the message names `what` and the limit), FURROW_ERR if

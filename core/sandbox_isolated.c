@@ -54,6 +54,7 @@ static int run_job(struct value **out, const struct eval_job *job)
 		LIMIT_CHILD_OUTPUT_BYTES,
 		job->limits->memory_bytes,
 		0, /* no files: evaluation writes nothing */
+		0, /* no processes or threads either */
 	};
 	struct strbuf reply = STRBUF_INIT;
 	int ret;

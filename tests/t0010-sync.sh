@@ -97,7 +97,9 @@ test_expect_success 'git:// (git daemon) and file:// sources work too' '
 	fsync g >out && test_grep "(accepted)" out &&
 	chmod -R go+rX srv &&
 	write_agent f "file://$TEST_DIR/srv/state.git" &&
-	fsync f >out && test_grep "(accepted)" out
+	fsync f >out && test_grep "(accepted)" out &&
+	write_agent l "$TEST_DIR/srv/state.git" &&
+	fsync l >out && test_grep "(accepted)" out
 '
 
 test_expect_success 'ECDSA and RSA signed commits are accepted' '
@@ -271,6 +273,29 @@ test_expect_success 'server down: sync --wait retries with backoff and recovers'
 	test_grep "sync.fetch_failed" err &&
 	test_grep "retry_in=" err &&
 	test_grep "(accepted)" out
+'
+
+test_expect_success 'hostile trees: a symlinked furrow.lua is refused, naming it' '
+	git -C work checkout -q -b hostile &&
+	git -C work rm -q furrow.lua &&
+	ln -s /etc/passwd work/furrow.lua &&
+	git -C work add furrow.lua && signed_commit operator "symlink" &&
+	git -C work push -q -f origin HEAD:refs/heads/main &&
+	test_expect_code 1 fsync a 2>err &&
+	test_grep "furrow.lua.*symlink\|symlink.*furrow.lua" err
+'
+
+test_expect_success 'hostile trees: a 1 GiB furrow.lua is refused without inflating it' '
+	git -C work rm -q furrow.lua &&
+	head -c 1073741824 /dev/zero >work/furrow.lua &&
+	git -C work add furrow.lua && signed_commit operator "1 GiB" &&
+	rm -f work/furrow.lua &&
+	git -C work push -q -f origin HEAD:refs/heads/main &&
+	/usr/bin/time -f "%M" -o rss test_expect_code 1 fsync a 2>err &&
+	test_grep "furrow.lua.*limit\|limit.*furrow.lua" err &&
+	echo "peak RSS $(cat rss) KiB" &&
+	test "$(tail -n1 rss)" -lt 262144 &&
+	git -C work checkout -q main && push
 '
 
 test_expect_success 'sync --help documents the options' '
