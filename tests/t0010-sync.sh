@@ -291,7 +291,8 @@ test_expect_success 'hostile trees: a 1 GiB furrow.lua is refused without inflat
 	git -C work add furrow.lua && signed_commit operator "1 GiB" &&
 	rm -f work/furrow.lua &&
 	git -C work push -q -f origin HEAD:refs/heads/main &&
-	/usr/bin/time -f "%M" -o rss test_expect_code 1 fsync a 2>err &&
+	test_expect_code 1 /usr/bin/time -f "%M" -o rss \
+		"$FURROW" -c a/agent.lua sync 2>err &&
 	test_grep "furrow.lua.*limit\|limit.*furrow.lua" err &&
 	echo "peak RSS $(cat rss) KiB" &&
 	test "$(tail -n1 rss)" -lt 262144 &&
