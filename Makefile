@@ -109,15 +109,20 @@ $(BUILD)/dev/tests/%: $(BUILD)/dev/tests/unit/%.o $(BUILD)/dev/tests/unit/tap.o 
 	$(DEV_CC) -fsanitize=$(SANITIZE) -o $@ $^ -L$(DEPS_GLIBC)/lib $(DEP_LIBS)
 
 # --- fuzzing: libFuzzer with clang against the glibc dependency prefix -------
+# The core is compiled once with fuzzer instrumentation; each target links it.
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
-FUZZ_CFLAGS := $(COMMON_CFLAGS) -g -O1 -fsanitize=fuzzer,address,undefined \
-               -isystem $(DEPS_GLIBC)/include
+FUZZ_OBJ := $(patsubst %.c,$(BUILD)/fuzz/obj/%.o,$(CORE_SRC) $(GEN_EMBED))
+FUZZ_CFLAGS := $(COMMON_CFLAGS) -g -O1 -isystem $(DEPS_GLIBC)/include
 
 fuzz: $(FUZZ_BIN)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(CORE_SRC) $(GEN_EMBED) | $(DEPS_GLIBC)/.complete $(BUILD)/.tools-test
+$(BUILD)/fuzz/obj/%.o: %.c | $(DEPS_GLIBC)/.complete $(BUILD)/.tools-test
 	@mkdir -p $(@D)
-	clang $(FUZZ_CFLAGS) -o $@ $< $(CORE_SRC) $(GEN_EMBED) -L$(DEPS_GLIBC)/lib $(DEP_LIBS)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,address,undefined -c $< -o $@
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJ)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -o $@ $< \
+	  $(FUZZ_OBJ) -L$(DEPS_GLIBC)/lib $(DEP_LIBS)
 
 # --- tests, demo, benchmarks, SBOM -------------------------------------------
 check: $(BUILD)/.tools-test $(BUILD)/furrow dev fuzz
@@ -142,5 +147,7 @@ clean:
 
 .PHONY: all dev fuzz check demo bench sbom deps clean
 .DELETE_ON_ERROR:
+# Keep intermediate objects (unit test .o files): relinking is cheaper.
+.SECONDARY:
 
--include $(REL_OBJ:.o=.d) $(DEV_OBJ:.o=.d) $(DEV_CMD:.o=.d)
+-include $(REL_OBJ:.o=.d) $(DEV_OBJ:.o=.d) $(DEV_CMD:.o=.d) $(FUZZ_OBJ:.o=.d)

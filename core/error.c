@@ -12,6 +12,7 @@
 static _Thread_local char error_buf[FURROW_ERROR_MAX];
 static _Thread_local int error_last_code;
 
+__attribute__((format(printf, 1, 0)))
 static void error_vrecord(const char *fmt, va_list ap)
 {
 	vsnprintf(error_buf, sizeof(error_buf), fmt, ap);
