@@ -10,18 +10,22 @@ their output to FILE (default /dev/null) and prints one JSON object:
   user_ms, sys_ms
            from wait4(2) on each command: the command and every descendant
            it reaped (all of furrow's forked children, all of git's helpers)
-  maxrss_kib
-           ru_maxrss from the same wait4: the kernel reports the peak RSS of
-           the LARGEST SINGLE process in the tree (not a sum), which is also
-           exactly what `/usr/bin/time -f %M` prints; max over the commands
   rc       exit status of the last command run
+
+No peak RSS without --trace, on purpose: ru_maxrss from wait4 (what
+`/usr/bin/time -f %M` prints) is the peak of the largest single process of
+the tree, but it also counts the memory of the forked spawner before its
+exec (the kernel keeps the pre-exec high-water mark), so under this python
+it never drops below ~10 MiB; under GNU time the floor is ~1 MiB.
 
 With --trace the commands run under ptrace (stops only at fork, exec and
 exit, not at system calls) and "procs" lists every process of the tree:
-pid, parent, name, own peak RSS (VmHWM read at its exit) and own CPU time
-(/proc/PID/schedstat, ns).  That is how furrow's parent and each of its
-children are told apart.  Tracing adds a little wall time; use the
-untraced figures for timing.
+pid, parent, name, own peak RSS (VmHWM of its own address space, read at
+its exit: no spawner floor) and own CPU time (/proc/PID/schedstat, up to
+the exit event, so without the final address-space teardown); a thread is
+listed too, with "thread_of" its process (it shares that address space).  "peak_kib"
+is the largest VmHWM in the tree, "top_kib" the first process's (furrow's
+parent).  Tracing adds some wall time; take timing from untraced runs.
 """
 import ctypes
 import json
@@ -136,10 +140,12 @@ def run_traced(argv, out):
             names[pid] = proc_exe(pid)
         elif sig == signal.SIGTRAP and event == EV_EXIT:
             hwm = proc_field(pid, "VmHWM")
+            tgid = int(proc_field(pid, "Tgid") or pid)
             procs[pid] = {
                 "pid": pid, "ppid": parent.get(pid), "name": names.get(pid, "?"),
+                "thread_of": tgid if tgid != pid else None,
                 "hwm_kib": int(hwm) if hwm else None,
-                "cpu_ms": (proc_cpu_ns(pid) or 0) / 1e6,
+                "cpu_ms": (proc_cpu_ns(pid) or 0) / 1e6, "top": pid == top,
             }
         elif sig == signal.SIGSTOP and event == 0 and pid not in procs \
                 and pid != top and pid in parent:
@@ -172,19 +178,21 @@ def main():
         else:
             cur.append(a)
     cmds.append(cur)
-    res = {"wall_ms": 0.0, "user_ms": 0.0, "sys_ms": 0.0, "maxrss_kib": 0,
-           "rc": 0}
+    res = {"wall_ms": 0.0, "user_ms": 0.0, "sys_ms": 0.0, "rc": 0}
     if trace:
-        res["procs"] = []
+        res.update(procs=[], peak_kib=0, top_kib=0)
     for argv in cmds:
         wall, st, ru, procs = (run_traced if trace else run_plain)(argv, out)
         res["wall_ms"] += wall * 1000
         res["user_ms"] += ru.ru_utime * 1000
         res["sys_ms"] += ru.ru_stime * 1000
-        res["maxrss_kib"] = max(res["maxrss_kib"], ru.ru_maxrss)
         res["rc"] = os.waitstatus_to_exitcode(st)
         if trace:
             res["procs"].append({"cmd": argv[:2], "procs": procs})
+            for p in procs:
+                res["peak_kib"] = max(res["peak_kib"], p["hwm_kib"] or 0)
+                if p["top"] and not res["top_kib"]:
+                    res["top_kib"] = p["hwm_kib"] or 0
         if res["rc"] != 0:
             break
     print(json.dumps(res))
