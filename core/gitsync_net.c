@@ -4,6 +4,8 @@
  */
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -145,6 +147,14 @@ static int fstream_connect(git_stream *stream)
 			      st->host, st->port,
 			      strerror(last_errno ? last_errno : ECONNREFUSED));
 		return -1;
+	}
+	/* TLS handshakes and HTTP requests go out as several small writes;
+	 * with Nagle on, each waits for the peer's delayed ACK (~40 ms). */
+	{
+		int one = 1;
+
+		(void)setsockopt(st->fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				 sizeof(one));
 	}
 	return 0;
 }

@@ -131,10 +131,23 @@ static int prepare_git_dir(struct sync_paths *p, const struct config *cfg)
 	strbuf_reset(&p->ca);
 	if (cfg->source.ca_file && root) {
 		strbuf_addf(&p->ca, "%s/ca.pem", p->git_dir.buf);
+		struct strbuf have = STRBUF_INIT;
+
 		ret = strbuf_read_file(&ca, cfg->source.ca_file,
 				       LIMIT_GIT_CA_FILE_BYTES);
-		if (!ret)
-			ret = file_write_atomic(p->ca.buf, ca.buf, ca.len, 0644);
+		/* Rewrite (and fsync) only when the CA changed. */
+		if (!ret) {
+			int same = !strbuf_read_file(&have, p->ca.buf,
+						     LIMIT_GIT_CA_FILE_BYTES) &&
+				   have.len == ca.len &&
+				   !memcmp(have.buf, ca.buf, ca.len);
+
+			error_clear(); /* a missing copy is no error */
+			if (!same)
+				ret = file_write_atomic(p->ca.buf, ca.buf, ca.len,
+							0644);
+		}
+		strbuf_release(&have);
 	} else if (cfg->source.ca_file) {
 		strbuf_addstr(&p->ca, cfg->source.ca_file);
 	}

@@ -267,7 +267,7 @@ test_expect_success 'a corrupt local repository is moved aside and fetched again
 test_expect_success 'server down: sync --wait retries with backoff and recovers' '
 	signed_commit operator "while down" &&
 	mv srv/state.git srv/state.git.away &&
-	( sleep 3; mv srv/state.git.away srv/state.git; push ) &
+	{ ( sleep 3; mv srv/state.git.away srv/state.git; push ) & } &&
 	fsync a --wait 40 >out 2>err &&
 	wait &&
 	test_grep "sync.fetch_failed" err &&
