@@ -32,9 +32,12 @@ CMD_SRC  := $(sort $(wildcard cmd/*.c))
 UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
 FUZZ_SRC := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 LUA_SRC  := $(sort $(wildcard lua/*.lua))
-# lua/*.lua built into the binary as byte arrays (core/embedded.h); its
-# objects come from the %.o: %.c rules below, e.g. build/rel/build/gen/.
+POLICY_SRC := $(sort $(wildcard policies/*.lua))
+# lua/*.lua (by base name) and policies/NAME.lua (as "std:NAME") built into
+# the binary as byte arrays (core/embedded.h); its objects come from the
+# %.o: %.c rules below, e.g. build/rel/build/gen/.
 GEN_EMBED := $(BUILD)/gen/embedded_lua.c
+EMBED_ARGS := $(LUA_SRC) $(foreach f,$(POLICY_SRC),std:$(basename $(notdir $(f)))=$(f))
 
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -Wformat=2 -Wwrite-strings -fno-common
@@ -68,9 +71,9 @@ $(DEPS_MUSL)/.complete $(DEPS_GLIBC)/.complete: image/deps.lock image/build-deps
 	image/fetch-sources.sh $(FURROW_CACHE)/sources
 	image/build-deps.sh $(if $(findstring musl-,$@),musl,glibc) $(@D)
 
-$(GEN_EMBED): image/embed.sh $(LUA_SRC)
+$(GEN_EMBED): image/embed.sh $(LUA_SRC) $(POLICY_SRC)
 	@mkdir -p $(@D)
-	image/embed.sh $@ $(LUA_SRC)
+	image/embed.sh $@ $(EMBED_ARGS)
 
 $(BUILD)/rel/%.o: %.c | $(DEPS_MUSL)/.complete
 	@mkdir -p $(@D)
@@ -133,6 +136,7 @@ demo: $(BUILD)/furrow
 
 bench: $(BUILD)/furrow
 	BUILD=$(BUILD) bench/run.sh
+	BUILD=$(BUILD) bench/sync.sh
 
 sbom: $(BUILD)/sbom.cdx.json
 

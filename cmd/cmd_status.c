@@ -95,6 +95,11 @@ int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 			strbuf_addstr(&sb, ",\"last_fetch_age_seconds\":null");
 		strbuf_addf(&sb, ",\"stale\":%s", stale ? "true" : "false");
 		cmd_json_str(&sb, "fetched_commit", s.fetched[0] ? s.fetched : NULL, 0);
+		if (s.fetch_attempt_at)
+			strbuf_addf(&sb, ",\"last_attempt_age_seconds\":%lld",
+				    now - s.fetch_attempt_at);
+		else
+			strbuf_addstr(&sb, ",\"last_attempt_age_seconds\":null");
 		cmd_json_str(&sb, "fetch_error", s.fetch_error, 0);
 		cmd_json_str(&sb, "verify_error", s.verify_error, 0);
 		strbuf_addstr(&sb, "}\n");
@@ -122,8 +127,14 @@ int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 		} else {
 			strbuf_addstr(&sb, "never\n");
 		}
-		if (s.fetch_error)
-			strbuf_addf(&sb, "fetch error   %s\n", s.fetch_error);
+		if (s.fetch_error) {
+			strbuf_addstr(&sb, "fetch error   ");
+			if (s.fetch_attempt_at) {
+				add_age(&sb, now - s.fetch_attempt_at);
+				strbuf_addstr(&sb, " ago: ");
+			}
+			strbuf_addf(&sb, "%s\n", s.fetch_error);
+		}
 		if (s.verify_error)
 			strbuf_addf(&sb, "verify error  %s\n", s.verify_error);
 	}

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -81,15 +82,43 @@ static int confine(const struct child_limits *lim)
 	return 0;
 }
 
-static __attribute__((noreturn)) void child_main(int fd, child_fn fn,
-						  void *arg,
+/* Close every descriptor from lowest up. */
+static void close_from(int lowest)
+{
+	struct rlimit rl;
+
+#ifdef SYS_close_range
+	if (syscall(SYS_close_range, (unsigned)lowest, ~0u, 0u) == 0)
+		return;
+#endif
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 65536;
+	for (rlim_t i = (rlim_t)lowest; i < rl.rlim_cur; i++)
+		close((int)i);
+}
+
+static __attribute__((noreturn)) void child_main(int fd, pid_t parent,
+						  child_fn fn, void *arg,
 						  const struct child_limits *lim)
 {
 	struct strbuf out = STRBUF_INIT;
 	unsigned char len[4];
 
 	signal(SIGPIPE, SIG_DFL);
+	/* Keep only the pipe: the parent's LMDB and lock descriptors have no
+	 * business in an unprivileged child that talks to the network. */
+	if (fd != 3) {
+		if (dup2(fd, 3) < 0)
+			_exit(125);
+		fd = 3;
+	}
+	close_from(4);
 	if (confine(lim))
+		_exit(125);
+	/* Die with the parent: an orphaned fetch must not run on after
+	 * furrow was killed.  Set after confine(): changing uids clears it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (getppid() != parent)
 		_exit(125);
 	fn(&out, arg);
 	len[0] = out.len & 0xff;
@@ -165,12 +194,13 @@ int child_run(struct strbuf *out, const char *what, child_fn fn, void *arg,
 {
 	struct timespec t0;
 	int fds[2], status = 0, ret;
-	pid_t pid;
+	pid_t pid, parent;
 
 	strbuf_reset(out);
 	if (pipe2(fds, O_CLOEXEC))
 		return error_errno(FURROW_EIO, "%s: pipe", what);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	parent = getpid();
 	pid = fork();
 	if (pid < 0) {
 		close(fds[0]);
@@ -179,7 +209,7 @@ int child_run(struct strbuf *out, const char *what, child_fn fn, void *arg,
 	}
 	if (pid == 0) {
 		close(fds[0]);
-		child_main(fds[1], fn, arg, limits);
+		child_main(fds[1], parent, fn, arg, limits);
 	}
 	close(fds[1]);
 	ret = read_reply(fds[0], out, what, limits, &t0);

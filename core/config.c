@@ -8,7 +8,6 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
-#include <stdint.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +18,7 @@
 #include "error.h"
 #include "limits.h"
 #include "sandbox.h"
+#include "suggest.h"
 #include "value.h"
 #include "banned.h"
 
@@ -228,39 +228,13 @@ static int table_known(const char *key)
 	return 0;
 }
 
-static size_t edit_distance(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b), row[64], i, j, prev, cur;
-
-	if (lb >= sizeof(row) / sizeof(*row))
-		return SIZE_MAX;
-	/* The distance is at least the difference in length. */
-	if (la > lb + 3)
-		return SIZE_MAX;
-	for (j = 0; j <= lb; j++)
-		row[j] = j;
-	for (i = 1; i <= la; i++) {
-		prev = row[0];
-		row[0] = i;
-		for (j = 1; j <= lb; j++) {
-			cur = row[j];
-			row[j] = a[i - 1] == b[j - 1] ? prev :
-				 1 + (prev < row[j - 1] ?
-				      (prev < row[j] ? prev : row[j]) :
-				      (row[j - 1] < row[j] ? row[j - 1] : row[j]));
-			prev = cur;
-		}
-	}
-	return row[lb];
-}
-
 static const char *suggest(const char *key)
 {
 	const char *best = NULL;
-	size_t best_d = 3;
+	size_t best_d = SUGGEST_MAX_DISTANCE + 1;
 
 	for (size_t i = 0; i < NFIELDS; i++) {
-		size_t d = edit_distance(key, fields[i].key);
+		size_t d = suggest_distance(key, fields[i].key);
 
 		if (d < best_d) {
 			best_d = d;

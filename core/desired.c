@@ -7,6 +7,7 @@
  * code, so it is checked again here (names, counts, types) rather than
  * trusted because our prelude built it.
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,9 +50,13 @@ void desired_summary_free(struct desired_summary *sum)
 		value_free(sum->policies[i].options);
 	}
 	free(sum->policies);
-	for (i = 0; i < sum->app_count; i++)
+	for (i = 0; i < sum->app_count; i++) {
 		free(sum->app_names[i]);
+		value_free(sum->app_specs[i]);
+	}
 	free(sum->app_names);
+	free(sum->app_lines);
+	free(sum->app_specs);
 	free(sum);
 }
 
@@ -223,7 +228,7 @@ static int check_unique(const char *file, char *const *names, size_t n)
 }
 
 static int read_apps(struct desired_summary *sum, const char *file,
-		     const struct value *list)
+		     struct value *list)
 {
 	size_t n;
 
@@ -234,15 +239,24 @@ static int read_apps(struct desired_summary *sum, const char *file,
 		return error_set(FURROW_ELIMIT, "%s: %zu apps declared, more than "
 				 "the limit of %d", file, n, LIMIT_DESIRED_APPS);
 	sum->app_names = xcalloc(n + 1, sizeof(*sum->app_names));
+	sum->app_lines = xcalloc(n + 1, sizeof(*sum->app_lines));
+	sum->app_specs = xcalloc(n + 1, sizeof(*sum->app_specs));
 	for (size_t i = 0; i < n; i++) {
-		const struct value *rec = &list->u.table.entries[i].val;
+		struct value *rec = &list->u.table.entries[i].val;
 		const struct value *spec = value_get(rec, "spec");
+		const struct value *line = value_get(rec, "line");
 		const char *name = c_string(value_get(rec, "name"));
 
 		if (!name || !is_app_name(name))
 			return malformed(file, "an app without a valid name");
 		if (!spec || spec->type != VALUE_TABLE)
 			return malformed(file, "an app spec is not a table");
+		/* A line only labels messages; one out of range is dropped
+		 * rather than trusted. */
+		if (line && line->type == VALUE_INTEGER && line->u.integer > 0 &&
+		    line->u.integer <= INT_MAX)
+			sum->app_lines[sum->app_count] = (int)line->u.integer;
+		sum->app_specs[sum->app_count] = take(rec, "spec");
 		sum->app_names[sum->app_count++] = xstrdup(name);
 	}
 	return check_unique(file, sum->app_names, sum->app_count);
@@ -304,7 +318,7 @@ int desired_summary_load(struct desired_summary **out, const char *name,
 	prelude = desired_prelude(&plen);
 	ret = sandbox_eval_program_isolated(&root, DESIRED_PRELUDE_NAME,
 					    prelude, plen, name, src, len,
-					    &limits);
+					    NULL, &limits);
 	if (!ret)
 		ret = desired_summary_from_value(out, name, root);
 	value_free(root);

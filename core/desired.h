@@ -6,7 +6,7 @@
  * furrow.lua runs in the Lua sandbox after furrow's built-in DSL prelude
  * (lua/desired.lua, embedded at build time), in a confined child process,
  * under the LIMIT_DESIRED_* caps (core/limits.h).  App specs are not
- * checked here beyond being tables.
+ * checked here beyond being tables; core/appspec.h validates them.
  */
 #ifndef FURROW_DESIRED_H
 #define FURROW_DESIRED_H
@@ -31,6 +31,11 @@ struct desired_summary {
 	size_t policy_count;
 	size_t app_count;
 	char **app_names;          /* in declaration order, unique */
+	/* Parallel to app_names: the line of furrow.lua declaring each app
+	 * (0 when Lua knew none), and its spec table (VALUE_TABLE, never
+	 * NULL), as furrow.lua wrote it; core/appspec.h reads both. */
+	int *app_lines;
+	struct value **app_specs;
 };
 
 /*

@@ -1,8 +1,9 @@
 /*
- * embedded.h - files built into the binary (the lua/ directory).
+ * embedded.h - files built into the binary (lua/ and policies/).
  *
  * image/embed.sh generates the table at build time; the Makefile feeds it
- * every .lua file of lua/, so names are base names like "desired.lua".
+ * every .lua file of lua/, named by base name like "desired.lua", and
+ * every policies/NAME.lua, named "std:NAME" (core/policy.h).
  */
 #ifndef FURROW_EMBEDDED_H
 #define FURROW_EMBEDDED_H
@@ -10,7 +11,7 @@
 #include <stddef.h>
 
 struct embedded_file {
-	const char *name;  /* base name, e.g. "desired.lua" */
+	const char *name;  /* e.g. "desired.lua", "std:freeze" */
 	const char *data;  /* len bytes, then a NUL not counted in len */
 	size_t len;
 };

@@ -91,4 +91,30 @@
 #define LIMIT_DESIRED_APPS         10000   /* app declarations */
 /* --- end desired state --- */
 
+/* --- App specs (core/appspec.c) --- */
+#define LIMIT_APP_STRING_BYTES    4096    /* one string: env value, argument,
+                                             URL, image, path */
+#define LIMIT_APP_KEY_BYTES       128     /* env or secret name */
+#define LIMIT_APP_ENV             256     /* env entries */
+#define LIMIT_APP_PORTS           64      /* published ports */
+#define LIMIT_APP_EXEC_ARGS       256     /* exec, health.exec, backup.pre */
+#define LIMIT_APP_DEPENDS         64      /* depends_on entries */
+#define LIMIT_APP_VOLUMES         64      /* volumes, data entries */
+#define LIMIT_APP_BACKUP_PATHS    64      /* backup.paths entries */
+#define LIMIT_APP_SECRETS         256     /* secrets entries */
+#define LIMIT_APP_SELECTOR        64      /* on = { ... } entries (= labels) */
+#define LIMIT_APP_SECONDS         86400.0 /* health timings, at most a day */
+#define LIMIT_APP_RETRIES         1000    /* health.retries */
+#define LIMIT_APP_BACKUP_KEEP     10000   /* backup.keep */
+#define LIMIT_APP_ERRORS          20      /* messages shown for one file */
+/* --- end app specs --- */
+
+/* --- Policies (core/policy.c, lua/policy.lua, policies/) --- */
+#define LIMIT_POLICY_FILE_BYTES    (1u * 1024 * 1024)  /* one policy file */
+#define LIMIT_POLICY_MEMORY_BYTES  (32u * 1024 * 1024) /* Lua heap */
+#define LIMIT_POLICY_INSTRUCTIONS  20000000ul          /* Lua VM instructions */
+#define LIMIT_POLICY_MILLISECONDS  2000u               /* wall clock */
+#define LIMIT_POLICY_REASON_BYTES  512     /* a deny or defer reason */
+/* --- end policies --- */
+
 #endif

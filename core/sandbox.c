@@ -6,6 +6,7 @@
  * globals removed, a count hook that becomes sticky once a script is
  * killed so that pcall cannot swallow the kill.
  */
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,6 +402,120 @@ static int convert_result(lua_State *L)
 	return convert(L, 1, run->result, 0);
 }
 
+/*
+ * Input: furrow's own value tree, copied into Lua for the prelude.  It is
+ * trusted data, but bounded like a result all the same, so that an
+ * oversized plan is a clear limit error rather than a Lua state that
+ * grows until the memory cap kills the prelude with a vaguer message.
+ */
+static void push_value(lua_State *L, const struct value *v, int depth);
+
+static void input_fail(lua_State *L, int code, const char *what)
+{
+	struct sandbox_run *run = run_of(L);
+
+	error_set(code, "input%s%s: %s", run->path.len ? " " : "",
+		  run->path.buf, what);
+	run->convert_error = code;
+	luaL_error(L, "input conversion failed");
+}
+
+static void input_string(lua_State *L, const char *s, size_t len)
+{
+	struct sandbox_run *run = run_of(L);
+
+	run->string_bytes += len;
+	if (len > LIMIT_VALUE_STRING_BYTES ||
+	    run->string_bytes > 64u * LIMIT_VALUE_STRING_BYTES)
+		input_fail(L, FURROW_ELIMIT, "string larger than the limit");
+	lua_pushlstring(L, s, len);
+}
+
+static void push_table(lua_State *L, const struct value *t, int depth)
+{
+	struct sandbox_run *run = run_of(L);
+	size_t narr = 0, i, mark;
+
+	if (depth >= LIMIT_VALUE_DEPTH)
+		input_fail(L, FURROW_ELIMIT, "tables nested deeper than the "
+			   "limit");
+	if (!lua_checkstack(L, 4))
+		input_fail(L, FURROW_ELIMIT, "Lua stack exhausted");
+	/* Entries are sorted, integer keys first: size the array part for
+	 * 1..n so that a list becomes a plain sequence. */
+	while (narr < t->u.table.count &&
+	       t->u.table.entries[narr].key.type == VALUE_INTEGER &&
+	       t->u.table.entries[narr].key.u.integer == (long long)narr + 1)
+		narr++;
+	lua_createtable(L, narr > INT_MAX ? 0 : (int)narr,
+			t->u.table.count - narr > INT_MAX ?
+			0 : (int)(t->u.table.count - narr));
+	for (i = 0; i < t->u.table.count; i++) {
+		const struct value_entry *e = &t->u.table.entries[i];
+
+		if (++run->nodes > LIMIT_VALUE_NODES)
+			input_fail(L, FURROW_ELIMIT, "more values than the "
+				   "limit");
+		if (e->val.type == VALUE_NIL)
+			continue;
+		mark = run->path.len;
+		if (e->key.type == VALUE_STRING) {
+			if (run->path.len)
+				strbuf_addch(&run->path, '.');
+			strbuf_addstr(&run->path, e->key.u.string.ptr);
+			input_string(L, e->key.u.string.ptr,
+				     e->key.u.string.len);
+		} else if (e->key.type == VALUE_INTEGER) {
+			strbuf_addf(&run->path, "[%lld]", e->key.u.integer);
+			lua_pushinteger(L, e->key.u.integer);
+		} else {
+			input_fail(L, FURROW_EINVAL, "a table key that is "
+				   "neither a string nor an integer");
+		}
+		push_value(L, &e->val, depth + 1);
+		lua_rawset(L, -3);
+		strbuf_setlen(&run->path, mark);
+	}
+}
+
+static void push_value(lua_State *L, const struct value *v, int depth)
+{
+	switch (v->type) {
+	case VALUE_NIL:
+		lua_pushnil(L);
+		break;
+	case VALUE_BOOLEAN:
+		lua_pushboolean(L, v->u.boolean);
+		break;
+	case VALUE_INTEGER:
+		lua_pushinteger(L, v->u.integer);
+		break;
+	case VALUE_NUMBER:
+		lua_pushnumber(L, v->u.number);
+		break;
+	case VALUE_STRING:
+		input_string(L, v->u.string.ptr, v->u.string.len);
+		break;
+	case VALUE_TABLE:
+		push_table(L, v, depth);
+		break;
+	}
+}
+
+/* Protected: replace the light userdata at 1 (a value or NULL) by its
+ * Lua copy.  Allocation may meet the memory cap, hence the pcall. */
+static int push_input(lua_State *L)
+{
+	const struct value *input = lua_touserdata(L, 1);
+
+	lua_settop(L, 0);
+	if (input)
+		push_value(L, input, 0);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
 static int killed_error(const struct sandbox_run *run, const char *chunkname,
 			const struct sandbox_limits *lim)
 {
@@ -478,36 +593,67 @@ static int call_checked(lua_State *L, struct sandbox_run *run, int nargs,
 }
 
 /*
- * Call the prelude (below the light userdata holding the chunk name) with
- * the name as a Lua string.  Making that string allocates, which may hit
- * the memory cap, so it happens here, under the caller's lua_pcall, and
- * not on the bare stack where a failed allocation would panic.
+ * Call the prelude (at 1, then the light userdata holding the chunk name
+ * and the input) with the name as a Lua string.  Making that string
+ * allocates, which may hit the memory cap, so it happens here, under the
+ * caller's lua_pcall, and not on the bare stack where a failed
+ * allocation would panic.
  */
 static int call_prelude(lua_State *L)
 {
 	const char *name = lua_touserdata(L, 2);
 
-	lua_pop(L, 1);
 	lua_pushstring(L, name);
-	lua_call(L, 1, 2);
+	lua_replace(L, 2);
+	lua_call(L, 2, 2);
 	return 2;
+}
+
+/* Leave the Lua copy of input (nil for NULL) on top of the stack. */
+static int load_input(lua_State *L, struct sandbox_run *run,
+		      const struct value *input, const char *chunkname,
+		      const struct sandbox_limits *lim)
+{
+	int rc;
+
+	lua_pushcfunction(L, push_input);
+	lua_pushlightuserdata(L, (void *)input);
+	rc = lua_pcall(L, 1, 1, 0);
+	/* The counters and path are the result conversion's again. */
+	run->nodes = 0;
+	run->string_bytes = 0;
+	strbuf_setlen(&run->path, 0);
+	if (rc == LUA_OK)
+		return 0;
+	if (run->convert_error)
+		return error_prefix(run->convert_error, "%s", chunkname);
+	if (run->killed)
+		return killed_error(run, chunkname, lim);
+	return error_set(FURROW_ELIMIT, "%s: cannot copy the input within "
+			 "the memory limit", chunkname);
 }
 
 /*
  * Run the prelude (if any), then the user's chunk, and leave the value
  * to convert on top of the stack.  Without a prelude that is the chunk's
- * first result.  With one, the prelude is called with chunkname as its
- * argument and returns (env, finish): the chunk runs with env as its
- * _ENV, and finish()'s first result is the value.
+ * first result.  With one, the prelude is called with chunkname and the
+ * input as its arguments and returns (env, finish): the chunk runs with
+ * env as its _ENV, and finish(chunk's first result)'s first result is
+ * the value.
  */
 static int run_program(lua_State *L, struct sandbox_run *run,
 		       const char *prelude_name, const char *prelude,
 		       size_t plen, const char *chunkname, const char *src,
-		       size_t len, const struct sandbox_limits *lim)
+		       size_t len, const struct value *input,
+		       const struct sandbox_limits *lim)
 {
-	int ret, env = 0, finish = 0;
+	int ret, env = 0, finish = 0, in;
 
 	if (prelude) {
+		ret = load_input(L, run, input, chunkname, lim);
+		if (ret)
+			return ret;
+		in = lua_gettop(L);
 		ret = load_text(L, run, prelude_name, prelude, plen,
 				FURROW_ERR, chunkname, lim);
 		if (ret)
@@ -515,7 +661,8 @@ static int run_program(lua_State *L, struct sandbox_run *run,
 		lua_pushcfunction(L, call_prelude);
 		lua_insert(L, -2);
 		lua_pushlightuserdata(L, (void *)chunkname);
-		ret = call_checked(L, run, 2, 2, chunkname, lim);
+		lua_pushvalue(L, in);
+		ret = call_checked(L, run, 3, 2, chunkname, lim);
 		/* A limit is the input's fault; any other error is ours. */
 		if (ret == FURROW_EINVAL)
 			ret = error_prefix(FURROW_ERR, "built-in prelude "
@@ -541,16 +688,19 @@ static int run_program(lua_State *L, struct sandbox_run *run,
 		if (!lua_setupvalue(L, -2, 1))
 			BUG("loaded chunk has no _ENV upvalue");
 	}
-	ret = call_checked(L, run, 0, prelude ? 0 : 1, chunkname, lim);
+	ret = call_checked(L, run, 0, 1, chunkname, lim);
 	if (ret || !prelude)
 		return ret;
+	/* finish(result): a prelude may want what the chunk returned. */
 	lua_pushvalue(L, finish);
-	return call_checked(L, run, 0, 1, chunkname, lim);
+	lua_insert(L, -2);
+	return call_checked(L, run, 1, 1, chunkname, lim);
 }
 
 static int eval_program(struct value **out, const char *prelude_name,
 			const char *prelude, size_t plen,
 			const char *chunkname, const char *src, size_t len,
+			const struct value *input,
 			const struct sandbox_limits *limits)
 {
 	struct sandbox_run run;
@@ -575,7 +725,7 @@ static int eval_program(struct value **out, const char *prelude_name,
 
 	lua_pushcfunction(L, sandbox_msgh); /* stack index 1 */
 	ret = run_program(L, &run, prelude_name, prelude, plen, chunkname,
-			  src, len, limits);
+			  src, len, input, limits);
 	if (ret)
 		goto out;
 
@@ -608,18 +758,20 @@ out:
 int sandbox_eval(struct value **out, const char *chunkname, const char *src,
 		 size_t len, const struct sandbox_limits *limits)
 {
-	return eval_program(out, NULL, NULL, 0, chunkname, src, len, limits);
+	return eval_program(out, NULL, NULL, 0, chunkname, src, len, NULL,
+			    limits);
 }
 
 int sandbox_eval_program(struct value **out, const char *prelude_name,
 			 const char *prelude, size_t plen,
 			 const char *chunkname, const char *src, size_t len,
+			 const struct value *input,
 			 const struct sandbox_limits *limits)
 {
 	if (!prelude)
 		BUG("sandbox_eval_program without a prelude");
 	return eval_program(out, prelude_name, prelude, plen, chunkname, src,
-			    len, limits);
+			    len, input, limits);
 }
 
 const char *sandbox_lua_version(void)

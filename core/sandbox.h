@@ -44,19 +44,30 @@ int sandbox_eval(struct value **out, const char *chunkname, const char *src,
 /*
  * Run a program made of furrow's own prelude and the user's chunk, in one
  * sandbox under one set of caps (the prelude's work counts too).  Both are
- * text.  The prelude (named prelude_name in messages) is called with
- * chunkname as its only argument and must return an environment table and
- * a finish function.  The chunk then runs with that table as its _ENV, so
- * the globals it reads and sets are the environment's, never the
- * prelude's; its return values are ignored.  Last, finish() is called and
- * its first result converted exactly as sandbox_eval() converts a chunk's.
+ * text.  The prelude (named prelude_name in messages) is called with two
+ * arguments, chunkname and input converted to Lua (nil when input is
+ * NULL), and must return an environment table and a finish function.
+ * The chunk then runs with that table as its _ENV, so the globals it
+ * reads and sets are the environment's, never the prelude's.  Last,
+ * finish() is called with the chunk's first return value as its only
+ * argument, and its own first result is converted exactly as
+ * sandbox_eval() converts a chunk's.
+ *
+ * input is furrow's data, borrowed for the call: strings keep their
+ * bytes (NULs too), tables become fresh Lua tables with the same keys
+ * (keys 1..n make a sequence), nil entries are left out.  It is held to
+ * the LIMIT_VALUE_* bounds like a result, and its Lua copy counts
+ * against the memory cap.
+ *
  * Returns what sandbox_eval() returns; FURROW_EINVAL also for errors that
- * the prelude's functions or finish() raise, and FURROW_ERR if the
- * prelude itself is broken.  prelude must not be NULL.
+ * the prelude's functions or finish() raise, FURROW_ELIMIT for an input
+ * over the bounds, and FURROW_ERR if the prelude itself is broken.
+ * prelude must not be NULL.
  */
 int sandbox_eval_program(struct value **out, const char *prelude_name,
 			 const char *prelude, size_t plen,
 			 const char *chunkname, const char *src, size_t len,
+			 const struct value *input,
 			 const struct sandbox_limits *limits);
 
 /*
@@ -71,12 +82,15 @@ int sandbox_eval_isolated(struct value **out, const char *chunkname,
 			  const char *src, size_t len,
 			  const struct sandbox_limits *limits);
 
-/* sandbox_eval_program() in a child process, as sandbox_eval_isolated(). */
+/*
+ * sandbox_eval_program() in a child process, as sandbox_eval_isolated().
+ * The child inherits input through fork(); nothing is encoded for it.
+ */
 int sandbox_eval_program_isolated(struct value **out,
 				  const char *prelude_name,
 				  const char *prelude, size_t plen,
 				  const char *chunkname, const char *src,
-				  size_t len,
+				  size_t len, const struct value *input,
 				  const struct sandbox_limits *limits);
 
 /* The linked Lua's release string, e.g. "Lua 5.4.4". */

@@ -24,6 +24,7 @@ struct eval_job {
 	const char *chunkname;
 	const char *src;
 	size_t len;
+	const struct value *input; /* borrowed; the child has it by fork() */
 	const struct sandbox_limits *limits;
 };
 
@@ -36,7 +37,7 @@ static void eval_in_child(struct strbuf *out, void *arg)
 	if (job->prelude)
 		ret = sandbox_eval_program(&v, job->prelude_name, job->prelude,
 					   job->plen, job->chunkname, job->src,
-					   job->len, job->limits);
+					   job->len, job->input, job->limits);
 	else
 		ret = sandbox_eval(&v, job->chunkname, job->src, job->len,
 				   job->limits);
@@ -73,7 +74,8 @@ int sandbox_eval_isolated(struct value **out, const char *chunkname,
 			  const char *src, size_t len,
 			  const struct sandbox_limits *limits)
 {
-	struct eval_job job = { NULL, NULL, 0, chunkname, src, len, limits };
+	struct eval_job job = { NULL, NULL, 0, chunkname, src, len, NULL,
+				limits };
 
 	return run_job(out, &job);
 }
@@ -82,11 +84,11 @@ int sandbox_eval_program_isolated(struct value **out,
 				  const char *prelude_name,
 				  const char *prelude, size_t plen,
 				  const char *chunkname, const char *src,
-				  size_t len,
+				  size_t len, const struct value *input,
 				  const struct sandbox_limits *limits)
 {
 	struct eval_job job = { prelude_name, prelude, plen, chunkname, src,
-				len, limits };
+				len, input, limits };
 
 	if (!prelude)
 		BUG("sandbox_eval_program_isolated without a prelude");

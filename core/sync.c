@@ -698,14 +698,18 @@ static int fetch_with_retries(struct value **got, struct fetch_job *job,
 		if (!retryable(ret) || time(NULL) >= deadline)
 			return ret;
 		{
+			double ceiling = backoff_ceiling(&b);
 			double wait = backoff_next(&b);
-			char secs[32];
+			char secs[32], ceil_s[32], attempt[16];
 
 			if (time(NULL) + (time_t)wait > deadline)
 				wait = (double)(deadline - time(NULL));
 			snprintf(secs, sizeof(secs), "%.1f", wait);
-			log_event(LOG_WARN, "sync.fetch_failed", msg, "retry_in",
-				  secs, NULL);
+			snprintf(ceil_s, sizeof(ceil_s), "%.1f", ceiling);
+			snprintf(attempt, sizeof(attempt), "%u", *attempts);
+			log_event(LOG_WARN, "sync.fetch_failed", msg, "attempt",
+				  attempt, "retry_in", secs, "retry_ceiling",
+				  ceil_s, NULL);
 			struct timespec ts = { (time_t)wait,
 				(long)((wait - (double)(time_t)wait) * 1e9) };
 			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)

@@ -40,6 +40,22 @@ const char *verify_sodium_version(void)
 	return sodium_version_string();
 }
 
+void verify_sha256_hex(char out[65], const void *data, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char md[32];
+	int rc;
+
+	rc = mbedtls_sha256_ret(data, len, md, 0);
+	if (rc)
+		BUG("mbedTLS sha256 failed: %d", rc);
+	for (size_t i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+}
+
 void verify_result_release(struct verify_result *res)
 {
 	if (!res)

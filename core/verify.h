@@ -25,6 +25,12 @@ const char *verify_mbedtls_version(void);
 /* "1.0.18", from the linked libsodium at run time. */
 const char *verify_sodium_version(void);
 
+/*
+ * SHA-256 of len bytes at data, as 64 lowercase hex digits and a NUL: the
+ * content hash that names a policy in decisions and the audit trail.
+ */
+void verify_sha256_hex(char out[65], const void *data, size_t len);
+
 /* Who signed, filled in by a successful verify_sshsig()/verify_commit(). */
 struct verify_result {
 	char *principal;       /* matching entry's principals, as written */

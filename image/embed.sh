@@ -3,6 +3,8 @@
 #
 # Each FILE becomes { "basename", data, len } in embedded_files[], in the
 # order given (the Makefile sorts them), followed by { NULL, NULL, 0 }.
+# A FILE written NAME=PATH is embedded under NAME instead of its base name
+# (the Makefile names policies/x.lua "std:x"); NAME may also hold ':'.
 # data carries a trailing NUL that len does not count, so text can be
 # used as a C string.  The output depends only on the names and bytes of
 # the files: no dates, no paths, no host details, so builds reproduce.
@@ -27,10 +29,13 @@ names=
 	echo "#include \"banned.h\""
 	i=0
 	for f in "$@"; do
-		name=${f##*/}
+		case $f in
+		*=*) name=${f%%=*} f=${f#*=} ;;
+		*) name=${f##*/} ;;
+		esac
 		case $name in
-		*[!A-Za-z0-9._-]*|'')
-			echo "embed.sh: $f: name must be [A-Za-z0-9._-]" >&2
+		*[!A-Za-z0-9._:-]*|'')
+			echo "embed.sh: $f: name must be [A-Za-z0-9._:-]" >&2
 			exit 1 ;;
 		esac
 		case " $names " in
@@ -54,7 +59,10 @@ names=
 	echo "const struct embedded_file embedded_files[] = {"
 	i=0
 	for f in "$@"; do
-		name=${f##*/}
+		case $f in
+		*=*) name=${f%%=*} ;;
+		*) name=${f##*/} ;;
+		esac
 		echo "	{ \"$name\", (const char *)file_$i, sizeof(file_$i) - 1 },"
 		i=$((i + 1))
 	done

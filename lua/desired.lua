@@ -11,7 +11,10 @@
 --   finish  a function returning what was declared, in declaration order:
 --             { serial = <integer or nil>,
 --               policies = { { name = "...", options = {...} }, ... },
---               apps = { { name = "...", spec = {...} }, ... } }
+--               apps = { { name = "...", line = <integer or nil>,
+--                        spec = {...} }, ... } }
+--           where line is the line of furrow.lua that declared the app
+--           (nil when Lua knows none), for core/appspec.c's messages.
 --
 -- Everything collected lives in locals of this chunk (upvalues of the DSL
 -- functions), never in env, so furrow.lua cannot reach another
@@ -25,8 +28,10 @@
 
 local chunkname = ...
 
-local type, error, pcall, rawget, rawset, next, select, setmetatable =
-	type, error, pcall, rawget, rawset, next, select, setmetatable
+local type, error, pcall, rawget, rawset, next, select, setmetatable,
+	tonumber =
+	type, error, pcall, rawget, rawset, next, select, setmetatable,
+	tonumber
 local s_find, s_sub, s_format, s_match, s_gmatch, s_gsub, s_byte =
 	string.find, string.sub, string.format, string.match, string.gmatch,
 	string.gsub, string.byte
@@ -236,7 +241,11 @@ local function finish()
 			error(at(a.line, "app " .. show(a.name) .. " has no spec: "
 				.. "app \"name\" { kind = ..., ... }"), 0)
 		end
-		out_apps[i] = { name = a.name, spec = a.spec }
+		-- where() gave "furrow.lua:12"; the line alone travels back,
+		-- the chunk name is the caller's to print.
+		local line = s_match(a.line, ":(%d+)$")
+		out_apps[i] = { name = a.name, spec = a.spec,
+			line = line and tonumber(line) or nil }
 	end
 	return { serial = serial, policies = out_policies, apps = out_apps }
 end

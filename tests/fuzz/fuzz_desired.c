@@ -60,7 +60,7 @@ static int summarise(struct desired_summary **out, const uint8_t *data,
 	*out = NULL;
 	prelude = desired_prelude(&plen);
 	ret = sandbox_eval_program(&root, DESIRED_PRELUDE_NAME, prelude, plen,
-				   NAME, (const char *)data, size,
+				   NAME, (const char *)data, size, NULL,
 				   &fuzz_limits);
 	if (!ret)
 		ret = desired_summary_from_value(out, NAME, root);

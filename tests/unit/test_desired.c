@@ -413,7 +413,7 @@ static int program(struct value **v, const char *prelude, const char *src)
 	error_clear();
 	return sandbox_eval_program(v, "test-prelude.lua", prelude,
 				    strlen(prelude), "user.lua", src,
-				    strlen(src), &small);
+				    strlen(src), NULL, &small);
 }
 
 static char *program_json(const char *prelude, const char *src)
@@ -493,7 +493,7 @@ static void test_program(void)
 
 	rc = sandbox_eval_program_isolated(&v, "p.lua", iso_prelude,
 					   strlen(iso_prelude), "iso.lua", "", 0,
-					   &small);
+					   NULL, &small);
 	ok(rc == 0 && v && value_get(v, "ok"), "sandbox_eval_program_isolated "
 	   "runs the program in a child");
 	if (rc)
@@ -527,7 +527,7 @@ static void test_tight_memory(void)
 		lim.memory_bytes = cap;
 		rc = sandbox_eval_program(&v, DESIRED_PRELUDE_NAME, prelude,
 					  plen, name.buf, example,
-					  strlen(example), &lim);
+					  strlen(example), NULL, &lim);
 		if (rc == 0)
 			ok_count++;
 		else if (rc == FURROW_ELIMIT)

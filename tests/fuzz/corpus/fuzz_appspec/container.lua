@@ -1,0 +1,20 @@
+serial = 3
+app "web" {
+  kind = "container",
+  image = "registry.local:5000/team/web:1.4@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+  ports = { "127.0.0.1:8080:80", "8443:443", "[::1]:5353:53/udp" },
+  network = "private", read_only = true, privileged = false,
+  exec = { "web", "--listen", ":80" },
+  user = 1000,
+  env = { LOG_LEVEL = "info" },
+  limits = { memory = "256M", cpu = 0.5, pids = 100, nofile = 1024 },
+  volumes = { "data:/var/lib/web", "conf:/etc/web:ro" },
+  health = { http = "http://127.0.0.1:8080/healthz", expect_status = 200, body = "ok",
+             interval = 2, timeout = 1, retries = 3, settle = 5 },
+  strategy = "stop-first",
+  on = { role = "gateway" },
+  backup = { paths = { "data" }, every = "6h", keep = 14, pre = { "web", "dump" },
+             stop = false, snapshot_before_update = true },
+  secrets = { db_password = "secrets/web-db.age" },
+  purge = false,
+}
