@@ -40,6 +40,7 @@ int cmd_check(struct cmd_context *ctx, int argc, char **argv);
 int cmd_sync(struct cmd_context *ctx, int argc, char **argv);
 int cmd_verify(struct cmd_context *ctx, int argc, char **argv);
 int cmd_status(struct cmd_context *ctx, int argc, char **argv);
+int cmd_plan(struct cmd_context *ctx, int argc, char **argv);
 
 /* Load the agent config and apply its log settings (unless given on the
  * command line).  Prints the error; returns 0 or EXIT_FAILURE_. */

@@ -16,6 +16,7 @@
 
 const struct command commands[] = {
 	{ "check", cmd_check, "validate the agent config and print it normalised" },
+	{ "plan", cmd_plan, "show what an apply would change and what the policies say" },
 	{ "status", cmd_status, "show the accepted commit, its signer and freshness" },
 	{ "sync", cmd_sync, "fetch and verify the desired state once" },
 	{ "verify", cmd_verify, "check the signatures of a fetched commit (auditor's view)" },

@@ -23,7 +23,8 @@
  *              commit = { id = "<hex>", time = <epoch s>, signer = "..." },
  *              serial = 7,
  *              apps = { [app] = <current state> },
- *              freeze_file = true   (FREEZE present in the verified tree)
+ *              freeze_file = true   (FREEZE in the verified tree, with a
+ *                                   FREEZE.sig by a policy signer)
  *   changes  a list of tables { app = NAME, action = "create" | "update"
  *            | "remove", spec = {...}, current = {...} }, one per app;
  *            app names are 1 to 63 bytes without NUL

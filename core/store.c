@@ -35,6 +35,7 @@
 static const char *const store_tables[] = {
 	"meta", /* schema_version, instance_id, created_at */
 	"sync", /* the accepted commit, serial high-water mark, fetch times */
+	"apps", /* per applied app: its spec's sha256 and commit (plan.h) */
 };
 #define STORE_NTABLES (sizeof(store_tables) / sizeof(store_tables[0]))
 #define TABLE_META 0
@@ -747,6 +748,14 @@ static int store_migrate_2_to_3(struct store_txn *t)
 	return 0;
 }
 
+/* 3 -> 4: the "apps" table, the applied state the planner compares the
+ * desired apps with; empty until something is applied. */
+static int store_migrate_3_to_4(struct store_txn *t)
+{
+	(void)t;
+	return 0;
+}
+
 /* Each step takes a store at `from` to `to`; run in order, all in the one
  * transaction of store_open(), so a store is never left half-migrated. */
 static const struct store_migration {
@@ -755,6 +764,7 @@ static const struct store_migration {
 } store_migrations[] = {
 	{ 1, 2, store_migrate_1_to_2 },
 	{ 2, 3, store_migrate_2_to_3 },
+	{ 3, 4, store_migrate_3_to_4 },
 };
 
 /*

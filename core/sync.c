@@ -434,6 +434,14 @@ static int verify_policies(struct sync_result *out, const struct config *cfg,
 		}
 		if (p && !p->signer.principal)
 			signer_set(&p->signer, &vr);
+		/* Keep the verified bytes: the planner runs exactly these,
+		 * never a second read that could differ. */
+		if (p && !p->source) {
+			p->source = xmalloc(blen + 1);
+			memcpy(p->source, body, blen);
+			p->source[blen] = '\0';
+			p->source_len = blen;
+		}
 		verify_result_release(&vr);
 	}
 out:
@@ -580,10 +588,6 @@ static int serial_file_read(const char *path, long long *out)
 }
 
 /* ---- state ------------------------------------------------------------------- */
-
-struct state_load {
-	struct sync_state *s;
-};
 
 static int load_each(const void *key, size_t klen, const void *val,
 		     size_t vlen, void *arg)
@@ -872,12 +876,86 @@ out:
 	return ret;
 }
 
+/*
+ * FREEZE pauses a fleet only when the security team signed it: a commit
+ * signer alone could otherwise stop every update.  Anything short of a
+ * valid signature (no file, no .sig, no policy trust, a bad signature)
+ * is "not frozen"; a bad signature is logged so it is not silent.
+ */
+static int read_freeze(int *frozen, const struct config *cfg,
+		       const char *repo, const char *commit)
+{
+	static const char *const paths[] = { "FREEZE", "FREEZE.sig" };
+	struct allowed_signers *trust = NULL;
+	struct verify_result vr;
+	struct value *got = NULL;
+	const struct value *files;
+	const char *body, *armored;
+	size_t blen = 0, alen = 0;
+	int ret;
+
+	*frozen = 0;
+	memset(&vr, 0, sizeof(vr));
+	if ((ret = read_commit(&got, repo, commit, NULL, paths, 2)))
+		goto out;
+	files = value_get(got, "files");
+	body = get_str(files, "FREEZE", &blen);
+	armored = get_str(files, "FREEZE.sig", &alen);
+	if (!body || !armored || !cfg->trust.policy_signers)
+		goto out;
+	if ((ret = allowed_signers_load(&trust, cfg->trust.policy_signers)))
+		goto out;
+	if (verify_sshsig(&vr, trust, "furrow-policy", body, blen, armored,
+			  alen, time(NULL))) {
+		log_event(LOG_WARN, "plan.freeze_ignored", error_message(),
+			  "commit", commit, NULL);
+		error_clear();
+		goto out;
+	}
+	*frozen = 1;
+out:
+	verify_result_release(&vr);
+	allowed_signers_free(trust);
+	value_free(got);
+	return ret;
+}
+
+int sync_read_verified(struct sync_verified *out, const struct config *cfg,
+		       const char *rev)
+{
+	struct sync_paths p;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	paths_init(&p, cfg->state_dir);
+	if (access(p.repo.buf, F_OK) < 0) {
+		ret = error_set(FURROW_ENOENT, "nothing fetched yet into %s (run "
+				"furrow sync)", p.repo.buf);
+		goto out;
+	}
+	if ((ret = verify_fetched(&out->res, cfg, p.repo.buf, rev, NULL,
+				  &out->sum)))
+		goto out;
+	ret = read_freeze(&out->freeze_file, cfg, p.repo.buf, out->res.commit);
+out:
+	paths_release(&p);
+	return ret;
+}
+
+void sync_verified_release(struct sync_verified *v)
+{
+	sync_result_release(&v->res);
+	desired_summary_free(v->sum);
+	memset(v, 0, sizeof(*v));
+}
+
 void sync_result_release(struct sync_result *r)
 {
 	free(r->summary);
 	signer_release(&r->signer);
 	for (size_t i = 0; i < r->policy_count; i++) {
 		free(r->policies[i].path);
+		free(r->policies[i].source);
 		signer_release(&r->policies[i].signer);
 	}
 	free(r->policies);

@@ -28,6 +28,8 @@
 
 #define SYNC_OID_HEX 40
 
+struct desired_summary;
+
 struct sync_options {
 	const char *bundle;     /* import this git bundle instead of fetching */
 	int allow_downgrade;    /* accept a non-descendant or lower serial */
@@ -45,6 +47,9 @@ struct sync_policy {
 	char *path;        /* in the repository; "std:..." for built-ins */
 	int builtin;       /* embedded standard policy: no signature needed */
 	struct sync_signer signer;
+	char *source;      /* repository policy: the verified bytes (NUL-
+	                      terminated); NULL for built-ins */
+	size_t source_len;
 };
 
 struct sync_result {
@@ -84,6 +89,29 @@ int sync_inspect(struct sync_result *out, const struct config *cfg,
 		 const char *rev);
 
 void sync_result_release(struct sync_result *r);
+
+/* A fetched commit re-verified for the planner (see sync_read_verified). */
+struct sync_verified {
+	struct sync_result res;        /* commit, signer, policies + sources */
+	struct desired_summary *sum;   /* furrow.lua, evaluated */
+	int freeze_file;               /* FREEZE has a valid FREEZE.sig by a
+	                                  policy signer */
+};
+
+/*
+ * Read rev (a full commit id; NULL: the last fetched tip) and verify it
+ * exactly as sync_inspect() does (commit signature, furrow.lua, each
+ * policy file's signature), keeping what the planner needs: the
+ * evaluated furrow.lua and each repository policy's verified source.
+ * Also reports whether a FREEZE file at the root is signed by a key in
+ * trust.policy_signers (namespace furrow-policy); an unsigned or badly
+ * signed FREEZE counts as absent.  Returns 0, FURROW_ENOENT (nothing
+ * fetched), FURROW_EVERIFY, or another error; release out with
+ * sync_verified_release() in every case.
+ */
+int sync_read_verified(struct sync_verified *out, const struct config *cfg,
+		       const char *rev);
+void sync_verified_release(struct sync_verified *v);
 
 /* What the store and <state_dir>/serial say about syncing. */
 struct sync_state {

@@ -3,9 +3,11 @@
 -- Purpose: an operator stops all updates, for one host by setting its
 -- label (agent config: host.labels.freeze = "true"), or for every host
 -- that reads the repository by committing a file named FREEZE at its root
--- (the commit is signed like any other, so only a commit signer can
--- freeze or thaw).  furrow sets ctx.freeze_file when the verified tree
--- has FREEZE.  Thawing is removing the label or the file.
+-- together with FREEZE.sig, a signature over it by a policy signer
+-- (`ssh-keygen -Y sign -n furrow-policy`).  furrow sets ctx.freeze_file
+-- only when that signature verifies against trust.policy_signers; an
+-- unsigned FREEZE is ignored and logged (plan.freeze_ignored).  Thawing is
+-- removing the label or the file.
 --
 -- Options:
 --   label   the host label to read (default "freeze"); its value "true"
