@@ -137,6 +137,7 @@ demo: $(BUILD)/furrow
 bench: $(BUILD)/furrow
 	BUILD=$(BUILD) bench/run.sh
 	BUILD=$(BUILD) bench/sync.sh
+	BUILD=$(BUILD) bench/plan.sh
 
 sbom: $(BUILD)/sbom.cdx.json
 
