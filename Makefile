@@ -155,4 +155,5 @@ clean:
 # Keep intermediate objects (unit test .o files): relinking is cheaper.
 .SECONDARY:
 
--include $(REL_OBJ:.o=.d) $(DEV_OBJ:.o=.d) $(DEV_CMD:.o=.d) $(FUZZ_OBJ:.o=.d)
+-include $(REL_OBJ:.o=.d) $(DEV_OBJ:.o=.d) $(DEV_CMD:.o=.d) $(FUZZ_OBJ:.o=.d) \
+	$(patsubst %.c,$(BUILD)/dev/%.d,$(UNIT_SRC)) $(FUZZ_BIN:=.d)

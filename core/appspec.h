@@ -176,6 +176,8 @@ int appspec_parse(struct appspec **out, const char *file, int line,
  * to the caller (appspec_list_free()) and lists the apps so that each
  * comes after the apps it depends on, otherwise in declaration order.
  * Returns as appspec_parse(); errors of all apps are reported together.
+ * Messages name the file each app was declared in (sum->app_files, the
+ * included file for an app declared there), else file.
  */
 int appspec_parse_all(struct appspec_list **out, const char *file,
 		      const struct desired_summary *sum);

@@ -127,6 +127,14 @@ static void graph_free(struct graph *g)
 	free(g->pending);
 }
 
+/* The file that declared app i of sum: the included file it came from,
+ * else file (summaries built without app_files). */
+static const char *app_file(const struct desired_summary *sum, size_t i,
+			    const char *file)
+{
+	return sum->app_files && sum->app_files[i] ? sum->app_files[i] : file;
+}
+
 /* Resolve depends_on names to indices; missing names are reported. */
 static void build_graph(struct graph *g, struct appspec **apps, size_t n,
 			struct appspec_report *rep, const char *file,
@@ -170,7 +178,8 @@ static void build_graph(struct graph *g, struct appspec **apps, size_t n,
 						     (const char *const *)
 						     sum->app_names, n) : NULL;
 
-				report(rep, FURROW_EINVAL, file, a->line, a->name,
+				report(rep, FURROW_EINVAL, app_file(sum, i, file),
+				       a->line, a->name,
 				       path.buf, "no app named '%s' in %s%s%s%s",
 				       a->depends_on[j], file,
 				       hint ? " (did you mean '" : "",
@@ -194,7 +203,8 @@ static void build_graph(struct graph *g, struct appspec **apps, size_t n,
 
 /* Report one cycle among the apps Kahn's algorithm could not place. */
 static void report_cycle(const struct graph *g, struct appspec **apps,
-			 struct appspec_report *rep, const char *file)
+			 struct appspec_report *rep, const char *file,
+			 const struct desired_summary *sum)
 {
 	size_t *step = xcalloc(g->n + 1, sizeof(*step));
 	size_t *path = xcalloc(g->n + 1, sizeof(*path));
@@ -239,7 +249,8 @@ static void report_cycle(const struct graph *g, struct appspec **apps,
 		strbuf_addf(&msg, "%s%s", i ? " -> " : "", apps[path[at]]->name);
 	}
 	strbuf_addf(&msg, " -> %s", apps[min]->name);
-	report(rep, FURROW_EINVAL, file, apps[min]->line, apps[min]->name,
+	report(rep, FURROW_EINVAL, app_file(sum, min, file), apps[min]->line,
+	       apps[min]->name,
 	       "depends_on", "dependency cycle: %s", msg.buf);
 	strbuf_release(&msg);
 	free(step);
@@ -248,7 +259,8 @@ static void report_cycle(const struct graph *g, struct appspec **apps,
 
 /* The order of apps, or NULL after reporting a cycle. */
 static size_t *order_apps(struct graph *g, struct appspec **apps,
-			  struct appspec_report *rep, const char *file)
+			  struct appspec_report *rep, const char *file,
+			  const struct desired_summary *sum)
 {
 	struct heap h = { xcalloc(g->n + 1, sizeof(size_t)), 0 };
 	size_t *order = xcalloc(g->n + 1, sizeof(*order)), placed = 0;
@@ -266,7 +278,7 @@ static size_t *order_apps(struct graph *g, struct appspec **apps,
 	}
 	free(h.v);
 	if (placed < g->n) {
-		report_cycle(g, apps, rep, file);
+		report_cycle(g, apps, rep, file, sum);
 		free(order);
 		return NULL;
 	}
@@ -287,14 +299,15 @@ int appspec_parse_all(struct appspec_list **out, const char *file,
 	appspec_report_init(&rep);
 	apps = xcalloc(n + 1, sizeof(*apps));
 	for (size_t i = 0; i < n; i++)
-		appspec_parse_into(&apps[i], &rep, file, sum->app_lines[i],
+		appspec_parse_into(&apps[i], &rep, app_file(sum, i, file),
+				   sum->app_lines[i],
 				   sum->app_names[i], sum->app_specs[i]);
 	if (rep.count)
 		goto out;
 	build_graph(&g, apps, n, &rep, file, sum);
 	if (rep.count)
 		goto out;
-	order = order_apps(&g, apps, &rep, file);
+	order = order_apps(&g, apps, &rep, file, sum);
 	if (!order)
 		goto out;
 	*out = xcalloc(1, sizeof(**out));

@@ -52,9 +52,11 @@ void desired_summary_free(struct desired_summary *sum)
 	free(sum->policies);
 	for (i = 0; i < sum->app_count; i++) {
 		free(sum->app_names[i]);
+		free(sum->app_files[i]);
 		value_free(sum->app_specs[i]);
 	}
 	free(sum->app_names);
+	free(sum->app_files);
 	free(sum->app_lines);
 	free(sum->app_specs);
 	free(sum);
@@ -239,6 +241,7 @@ static int read_apps(struct desired_summary *sum, const char *file,
 		return error_set(FURROW_ELIMIT, "%s: %zu apps declared, more than "
 				 "the limit of %d", file, n, LIMIT_DESIRED_APPS);
 	sum->app_names = xcalloc(n + 1, sizeof(*sum->app_names));
+	sum->app_files = xcalloc(n + 1, sizeof(*sum->app_files));
 	sum->app_lines = xcalloc(n + 1, sizeof(*sum->app_lines));
 	sum->app_specs = xcalloc(n + 1, sizeof(*sum->app_specs));
 	for (size_t i = 0; i < n; i++) {
@@ -246,6 +249,7 @@ static int read_apps(struct desired_summary *sum, const char *file,
 		const struct value *spec = value_get(rec, "spec");
 		const struct value *line = value_get(rec, "line");
 		const char *name = c_string(value_get(rec, "name"));
+		const char *from = c_string(value_get(rec, "file"));
 
 		if (!name || !is_app_name(name))
 			return malformed(file, "an app without a valid name");
@@ -256,6 +260,13 @@ static int read_apps(struct desired_summary *sum, const char *file,
 		if (line && line->type == VALUE_INTEGER && line->u.integer > 0 &&
 		    line->u.integer <= INT_MAX)
 			sum->app_lines[sum->app_count] = (int)line->u.integer;
+		/* Likewise a file that is neither this one nor a path
+		 * an include could have named. */
+		if (!from || (strcmp(from, file) && repopath_check(from))) {
+			error_clear();
+			from = file;
+		}
+		sum->app_files[sum->app_count] = xstrdup(from);
 		sum->app_specs[sum->app_count] = take(rec, "spec");
 		sum->app_names[sum->app_count++] = xstrdup(name);
 	}
@@ -298,8 +309,55 @@ int desired_summary_from_value(struct desired_summary **out,
 	return 0;
 }
 
+/* Check the files offered for include against the limits and path rules
+ * before any of them is copied into Lua. */
+static int check_files(const char *name, const struct value *files)
+{
+	size_t total = 0, n;
+	int ret;
+
+	if (!files)
+		return 0;
+	if (files->type != VALUE_TABLE)
+		return malformed(name, "the files to include are not a table");
+	n = files->u.table.count;
+	if (n > LIMIT_DESIRED_INCLUDE_FILES)
+		return error_set(FURROW_ELIMIT, "%s: %zu .lua files in the tree "
+				 "to include from, more than the limit of %d",
+				 name, n, LIMIT_DESIRED_INCLUDE_FILES);
+	for (size_t i = 0; i < n; i++) {
+		const struct value_entry *e = &files->u.table.entries[i];
+		const char *path = c_string(&e->key);
+
+		if (!path || e->val.type != VALUE_STRING)
+			return malformed(name, "a file to include is not a path "
+					 "and a text");
+		if ((ret = repopath_check(path)))
+			return error_prefix(ret, "%s: file to include", name);
+		if (e->val.u.string.len > LIMIT_DESIRED_FILE_BYTES)
+			return error_set(FURROW_ELIMIT, "%s: %zu bytes, more than "
+					 "the limit of %u", path,
+					 e->val.u.string.len,
+					 LIMIT_DESIRED_FILE_BYTES);
+		total += e->val.u.string.len;
+		if (total > LIMIT_DESIRED_INCLUDE_BYTES)
+			return error_set(FURROW_ELIMIT, "%s: the .lua files of the "
+					 "tree to include from are more than the "
+					 "limit of %u bytes in all", name,
+					 LIMIT_DESIRED_INCLUDE_BYTES);
+	}
+	return 0;
+}
+
 int desired_summary_load(struct desired_summary **out, const char *name,
 			 const char *src, size_t len)
+{
+	return desired_summary_load_tree(out, name, src, len, NULL);
+}
+
+int desired_summary_load_tree(struct desired_summary **out, const char *name,
+			      const char *src, size_t len,
+			      const struct value *files)
 {
 	static const struct sandbox_limits limits = {
 		LIMIT_DESIRED_MEMORY_BYTES, LIMIT_DESIRED_INSTRUCTIONS,
@@ -315,10 +373,12 @@ int desired_summary_load(struct desired_summary **out, const char *name,
 		return error_set(FURROW_ELIMIT, "%s: %zu bytes, more than the "
 				 "limit of %u", name, len,
 				 LIMIT_DESIRED_FILE_BYTES);
+	if ((ret = check_files(name, files)))
+		return ret;
 	prelude = desired_prelude(&plen);
 	ret = sandbox_eval_program_isolated(&root, DESIRED_PRELUDE_NAME,
 					    prelude, plen, name, src, len,
-					    NULL, &limits);
+					    files, &limits);
 	if (!ret)
 		ret = desired_summary_from_value(out, name, root);
 	value_free(root);

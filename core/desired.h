@@ -31,9 +31,11 @@ struct desired_summary {
 	size_t policy_count;
 	size_t app_count;
 	char **app_names;          /* in declaration order, unique */
-	/* Parallel to app_names: the line of furrow.lua declaring each app
-	 * (0 when Lua knew none), and its spec table (VALUE_TABLE, never
-	 * NULL), as furrow.lua wrote it; core/appspec.h reads both. */
+	/* Parallel to app_names: the file declaring each app (the name
+	 * given to the load, or a file it included; never NULL), its line
+	 * there (0 when Lua knew none), and its spec table (VALUE_TABLE,
+	 * never NULL), as written; core/appspec.h reads all three. */
+	char **app_files;
 	int *app_lines;
 	struct value **app_specs;
 };
@@ -50,6 +52,20 @@ struct desired_summary {
  */
 int desired_summary_load(struct desired_summary **out, const char *name,
 			 const char *src, size_t len);
+
+/*
+ * desired_summary_load() with the files src may include: files is NULL
+ * (none) or a VALUE_TABLE of { [path] = text }, the .lua files of the
+ * same tree, borrowed for the call.  At most LIMIT_DESIRED_INCLUDE_FILES
+ * files, each at most LIMIT_DESIRED_FILE_BYTES and in all at most
+ * LIMIT_DESIRED_INCLUDE_BYTES (FURROW_ELIMIT otherwise); keys must be
+ * repository paths (repopath.h rules).  An include error (missing file,
+ * a file included twice, a cycle, nesting deeper than 8, an included
+ * file that does not compile) is FURROW_EINVAL naming the file and line.
+ */
+int desired_summary_load_tree(struct desired_summary **out, const char *name,
+			      const char *src, size_t len,
+			      const struct value *files);
 
 /*
  * The second half of desired_summary_load(), for callers that evaluate

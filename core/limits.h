@@ -117,4 +117,11 @@
 #define LIMIT_POLICY_REASON_BYTES  512     /* a deny or defer reason */
 /* --- end policies --- */
 
+/* --- Included desired-state files (core/desired.c, core/sync.c,
+ *     cmd/cmd_check.c): the .lua files of a tree furrow.lua may include --- */
+#define LIMIT_DESIRED_INCLUDE_FILES 256   /* .lua files offered, besides furrow.lua */
+#define LIMIT_DESIRED_INCLUDE_BYTES (8u * 1024 * 1024) /* their total size */
+#define LIMIT_DESIRED_INCLUDE_DEPTH 8     /* nested includes (lua/desired.lua) */
+/* --- end included files --- */
+
 #endif

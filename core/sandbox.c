@@ -237,6 +237,56 @@ static int sandbox_xpcall(lua_State *L)
 	return call_wrapped(L);
 }
 
+/* Call the wrapped original (upvalue 1) with this call's arguments. */
+static int call_original(lua_State *L)
+{
+	int n = lua_gettop(L);
+
+	lua_pushvalue(L, lua_upvalueindex(1));
+	lua_insert(L, 1);
+	lua_call(L, n, LUA_MULTRET);
+	return lua_gettop(L);
+}
+
+/* tostring() of a table or function prints its address, which changes
+ * from run to run (ASLR): give the type name instead, unless the value
+ * names itself through __tostring or __name. */
+static int sandbox_tostring(lua_State *L)
+{
+	int t = lua_type(L, 1);
+
+	if ((t == LUA_TTABLE || t == LUA_TFUNCTION || t == LUA_TUSERDATA ||
+	     t == LUA_TTHREAD) &&
+	    luaL_getmetafield(L, 1, "__tostring") == LUA_TNIL &&
+	    luaL_getmetafield(L, 1, "__name") == LUA_TNIL) {
+		lua_pushstring(L, lua_typename(L, t));
+		return 1;
+	}
+	lua_settop(L, lua_gettop(L) > 0 ? 1 : 0);
+	return call_original(L);
+}
+
+/* string.format("%p") prints an address: refused, for the same reason. */
+static int sandbox_format(lua_State *L)
+{
+	size_t len;
+	const char *f = luaL_checklstring(L, 1, &len), *end = f + len;
+
+	for (; f < end; f++) {
+		if (*f != '%')
+			continue;
+		if (++f < end && *f == '%')
+			continue;
+		while (f < end && strchr("-+ #0123456789.", *f))
+			f++;
+		if (f < end && *f == 'p')
+			return luaL_error(L, "string.format: %%p is not available "
+					  "in the sandbox (addresses differ "
+					  "between runs)");
+	}
+	return call_original(L);
+}
+
 static void wrap_field(lua_State *L, const char *table, const char *field,
 		       lua_CFunction fn)
 {
@@ -267,6 +317,8 @@ static int sandbox_setup(lua_State *L)
 	wrap_field(L, LUA_GNAME, "setmetatable", sandbox_setmetatable);
 	wrap_field(L, LUA_GNAME, "xpcall", sandbox_xpcall);
 	wrap_field(L, LUA_STRLIBNAME, "rep", sandbox_rep);
+	wrap_field(L, LUA_GNAME, "tostring", sandbox_tostring);
+	wrap_field(L, LUA_STRLIBNAME, "format", sandbox_format);
 	wrap_field(L, LUA_TABLIBNAME, "move", sandbox_move);
 	wrap_field(L, LUA_TABLIBNAME, "insert", sandbox_no_len);
 	wrap_field(L, LUA_TABLIBNAME, "remove", sandbox_no_len);
@@ -593,6 +645,32 @@ static int call_checked(lua_State *L, struct sandbox_run *run, int nargs,
 }
 
 /*
+ * The prelude's third argument: load_text(src, name, env) compiles the
+ * text chunk src as "@name" with env as its _ENV and returns it, or
+ * returns nil and the compiler's message.  Text only, like every chunk
+ * here; the global load stays removed, and the prelude keeps this in a
+ * local that the user's code cannot reach.
+ */
+static int sandbox_load_text(lua_State *L)
+{
+	size_t len;
+	const char *src = luaL_checklstring(L, 1, &len);
+	const char *name = luaL_checkstring(L, 2);
+
+	luaL_checktype(L, 3, LUA_TTABLE);
+	lua_pushfstring(L, "@%s", name);
+	if (luaL_loadbufferx(L, src, len, lua_tostring(L, -1), "t") != LUA_OK) {
+		lua_pushnil(L);
+		lua_insert(L, -2);
+		return 2;
+	}
+	lua_pushvalue(L, 3);
+	if (!lua_setupvalue(L, -2, 1))
+		lua_pop(L, 1);
+	return 1;
+}
+
+/*
  * Call the prelude (at 1, then the light userdata holding the chunk name
  * and the input) with the name as a Lua string.  Making that string
  * allocates, which may hit the memory cap, so it happens here, under the
@@ -605,7 +683,8 @@ static int call_prelude(lua_State *L)
 
 	lua_pushstring(L, name);
 	lua_replace(L, 2);
-	lua_call(L, 2, 2);
+	lua_pushcfunction(L, sandbox_load_text);
+	lua_call(L, 3, 2);
 	return 2;
 }
 

@@ -44,9 +44,12 @@ int sandbox_eval(struct value **out, const char *chunkname, const char *src,
 /*
  * Run a program made of furrow's own prelude and the user's chunk, in one
  * sandbox under one set of caps (the prelude's work counts too).  Both are
- * text.  The prelude (named prelude_name in messages) is called with two
- * arguments, chunkname and input converted to Lua (nil when input is
- * NULL), and must return an environment table and a finish function.
+ * text.  The prelude (named prelude_name in messages) is called with three
+ * arguments, chunkname, input converted to Lua (nil when input is NULL)
+ * and load_text(src, name, env), which compiles a text chunk named
+ * "@name" with env as its _ENV and returns it (or nil and the message;
+ * the global load stays removed), and must return an environment table
+ * and a finish function.
  * The chunk then runs with that table as its _ENV, so the globals it
  * reads and sets are the environment's, never the prelude's.  Last,
  * finish() is called with the chunk's first return value as its only

@@ -20,6 +20,7 @@
 #include "gitsync.h"
 #include "limits.h"
 #include "log.h"
+#include "repopath.h"
 #include "strbuf.h"
 #include "sync.h"
 #include "valuecodec.h"
@@ -199,7 +200,137 @@ struct read_job {
 	const char *ancestor;   /* check rev descends from this; NULL: skip */
 	const char *const *paths;
 	size_t path_count;
+	int lua_files;          /* also read every .lua file, into "lua" */
 };
+
+/*
+ * The .lua files furrow.lua may include: every regular blob of the tree
+ * whose name ends in ".lua", except furrow.lua itself, outside hidden
+ * directories (".git" and the like, as check --tree skips them).
+ * Symlinks and gitlinks are never candidates, so an include of one finds
+ * no file.  Bounded by the include limits and the tree walk limits.
+ */
+struct lua_walk {
+	struct gitsync *gs;
+	const char *tip;
+	struct strbuf dir;      /* "" or "a/b/" */
+	struct value *files;
+	char **subdirs;         /* of the directory being listed */
+	size_t subdir_count, subdir_alloc;
+	size_t entries, file_count, bytes;
+	struct strbuf sb;
+};
+
+static int ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+static int lua_walk_entry(const struct gitsync_entry *e, void *arg)
+{
+	struct lua_walk *w = arg;
+	struct strbuf path = STRBUF_INIT;
+	int ret = 0;
+
+	if (++w->entries > LIMIT_GIT_WALK_ENTRIES)
+		return error_set(FURROW_ELIMIT, "listing .lua files: more than "
+				 "%u tree entries", LIMIT_GIT_WALK_ENTRIES);
+	if (e->type == GITSYNC_DIR && e->name[0] != '.') {
+		if (w->subdir_count == w->subdir_alloc) {
+			w->subdir_alloc = w->subdir_alloc ? 2 * w->subdir_alloc : 8;
+			w->subdirs = xrealloc(w->subdirs, w->subdir_alloc *
+					      sizeof(*w->subdirs));
+		}
+		w->subdirs[w->subdir_count++] = xstrdup(e->name);
+		return 0;
+	}
+	if ((e->type != GITSYNC_FILE && e->type != GITSYNC_EXECUTABLE) ||
+	    !ends_with(e->name, ".lua") || !strcmp(e->name, ".lua"))
+		return 0;
+	strbuf_addf(&path, "%s%s", w->dir.buf, e->name);
+	if (!strcmp(path.buf, "furrow.lua"))
+		goto out;
+	/* A name no include could spell is no candidate either. */
+	if (repopath_check(path.buf)) {
+		error_clear();
+		goto out;
+	}
+	if (++w->file_count > LIMIT_DESIRED_INCLUDE_FILES) {
+		ret = error_set(FURROW_ELIMIT, "more than %d .lua files in the "
+				"tree (the limit of files furrow.lua may "
+				"include from)", LIMIT_DESIRED_INCLUDE_FILES);
+		goto out;
+	}
+	if ((ret = gitsync_read_blob(w->gs, w->tip, path.buf,
+				     LIMIT_DESIRED_FILE_BYTES, &w->sb)))
+		goto out;
+	w->bytes += w->sb.len;
+	if (w->bytes > LIMIT_DESIRED_INCLUDE_BYTES) {
+		ret = error_set(FURROW_ELIMIT, "the .lua files of the tree are "
+				"more than %u bytes in all (the limit of files "
+				"furrow.lua may include from)",
+				LIMIT_DESIRED_INCLUDE_BYTES);
+		goto out;
+	}
+	put_str(w->files, path.buf, w->sb.buf, w->sb.len);
+out:
+	strbuf_release(&path);
+	return ret;
+}
+
+/* List w->dir, then each of its subdirectories, depth first. */
+static int lua_walk_dir(struct lua_walk *w, int depth)
+{
+	struct strbuf list = STRBUF_INIT;
+	char **subdirs;
+	size_t n, len = w->dir.len;
+	int ret;
+
+	if (depth > LIMIT_GIT_PATH_DEPTH)
+		return error_set(FURROW_ELIMIT, "listing .lua files: %s is more "
+				 "than %d directories deep", w->dir.buf,
+				 LIMIT_GIT_PATH_DEPTH);
+	w->subdirs = NULL;
+	w->subdir_count = w->subdir_alloc = 0;
+	/* gitsync wants "" for the root and "a/b" below it. */
+	strbuf_add(&list, w->dir.buf, len ? len - 1 : 0);
+	ret = gitsync_list_tree(w->gs, w->tip, list.buf, lua_walk_entry, w);
+	strbuf_release(&list);
+	subdirs = w->subdirs;
+	n = w->subdir_count;
+	for (size_t i = 0; i < n; i++) {
+		if (!ret && len + strlen(subdirs[i]) + 1 < LIMIT_GIT_PATH_BYTES) {
+			strbuf_addf(&w->dir, "%s/", subdirs[i]);
+			ret = lua_walk_dir(w, depth + 1);
+			strbuf_setlen(&w->dir, len);
+		}
+		free(subdirs[i]);
+	}
+	free(subdirs);
+	return ret;
+}
+
+static int read_lua_files(struct gitsync *gs, const char *tip,
+			  struct value *files)
+{
+	struct lua_walk w;
+	int ret;
+
+	memset(&w, 0, sizeof(w));
+	w.gs = gs;
+	w.tip = tip;
+	w.files = files;
+	strbuf_init(&w.dir, 0);
+	strbuf_init(&w.sb, 0);
+	ret = lua_walk_dir(&w, 0);
+	strbuf_release(&w.dir);
+	strbuf_release(&w.sb);
+	if (ret)
+		return error_prefix(ret, "commit %s", tip);
+	return 0;
+}
 
 static void read_in_child(struct strbuf *out, void *arg)
 {
@@ -251,6 +382,14 @@ static void read_in_child(struct strbuf *out, void *arg)
 		else
 			put_str(files, path, sb.buf, sb.len);
 	}
+	if (job->lua_files) {
+		struct value *lua = value_table_add_str(t, "lua", 3);
+
+		lua->type = VALUE_TABLE;
+		if ((ret = read_lua_files(gs, tip, lua)))
+			goto fail;
+		value_sort(lua);
+	}
 	value_sort(files);
 	value_sort(errors);
 	value_sort(t);
@@ -291,9 +430,9 @@ static int run_job(struct value **out, const char *what, child_fn fn,
 /* Read rev (NULL: the fetched tip) with the given paths. */
 static int read_commit(struct value **out, const char *repo, const char *rev,
 		       const char *ancestor, const char *const *paths,
-		       size_t n)
+		       size_t n, int lua_files)
 {
-	struct read_job job = { repo, rev, ancestor, paths, n };
+	struct read_job job = { repo, rev, ancestor, paths, n, lua_files };
 
 	return run_job(out, "reading the fetched commit", read_in_child, &job,
 		       LIMIT_SYNC_READ_SECONDS);
@@ -341,8 +480,9 @@ static int verify_commit_sig(struct sync_result *out, const struct config *cfg,
 	return ret;
 }
 
-/* Evaluate furrow.lua (already covered by a verified signature) for its
- * serial and the policy files it loads. */
+/* Evaluate furrow.lua (already covered by a verified signature), with
+ * the files it may include, for its serial and the policy files it
+ * loads. */
 static int read_summary(struct desired_summary **sum, struct sync_result *out,
 			const struct value *commit)
 {
@@ -359,7 +499,10 @@ static int read_summary(struct desired_summary **sum, struct sync_result *out,
 				 "at the root of the repository%s%s", out->commit,
 				 err ? ": " : "", err ? err : "");
 	}
-	if ((ret = desired_summary_load(sum, "furrow.lua", text, len)))
+	/* The other .lua files of the same commit, covered by the same
+	 * signature: what furrow.lua may include. */
+	if ((ret = desired_summary_load_tree(sum, "furrow.lua", text, len,
+					     value_get(commit, "lua"))))
 		return error_prefix(ret, "commit %s", out->commit);
 	out->has_serial = (*sum)->has_serial;
 	out->serial = (*sum)->serial;
@@ -399,7 +542,7 @@ static int verify_policies(struct sync_result *out, const struct config *cfg,
 	}
 	if ((ret = allowed_signers_load(&trust, cfg->trust.policy_signers)))
 		goto out;
-	if ((ret = read_commit(&got, repo, out->commit, NULL, paths, n)))
+	if ((ret = read_commit(&got, repo, out->commit, NULL, paths, n, 0)))
 		goto out;
 	for (size_t i = 0; i < n; i += 2) {
 		const struct value *files = value_get(got, "files");
@@ -463,7 +606,7 @@ static int verify_fetched(struct sync_result *out, const struct config *cfg,
 	int ret;
 
 	*sum = NULL;
-	if ((ret = read_commit(&commit, repo, rev, ancestor, root, 1)))
+	if ((ret = read_commit(&commit, repo, rev, ancestor, root, 1, 1)))
 		goto out;
 	if ((ret = copy_oid(out->commit, get_str(commit, "commit", NULL))))
 		goto out;
@@ -896,7 +1039,7 @@ static int read_freeze(int *frozen, const struct config *cfg,
 
 	*frozen = 0;
 	memset(&vr, 0, sizeof(vr));
-	if ((ret = read_commit(&got, repo, commit, NULL, paths, 2)))
+	if ((ret = read_commit(&got, repo, commit, NULL, paths, 2, 0)))
 		goto out;
 	files = value_get(got, "files");
 	body = get_str(files, "FREEZE", &blen);

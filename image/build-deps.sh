@@ -195,13 +195,18 @@ s_lmdb() {
 LUA_OBJS="lapi lcode lctype ldebug ldo ldump lfunc lgc llex lmem lobject lopcodes lparser lstate
   lstring ltable ltm lundump lvm lzio lauxlib lbaselib lcorolib ldblib liolib lmathlib loadlib
   loslib lstrlib ltablib lutf8lib linit"
+# luai_makeseed fixed at 0: Lua otherwise seeds its string hash from the
+# clock and addresses, so pairs() order (and anything a policy derives from
+# it) would differ between runs; furrow promises the same plan for the same
+# inputs.  Hash flooding is bounded by the sandbox's memory and instruction
+# caps, and the input is signed.
 s_lua() {
   cd "$(dir lua5.4)/src"
   printf '#ifndef _LUA_DEB_MULTIARCH_\n#define _LUA_DEB_MULTIARCH_\n#define DEB_HOST_MULTIARCH "%s"\n#endif\n' \
     "$MULTIARCH" > lua5.4-deb-multiarch.h
   export CC CFL
   printf '%s\n' $LUA_OBJS | xargs -P$JOBS -I{} \
-    sh -c '$CC -std=gnu99 $CFL -DLUA_COMPAT_5_3 -DLUA_USE_POSIX -c {}.c -o {}.o'
+    sh -c '$CC -std=gnu99 $CFL -DLUA_COMPAT_5_3 -DLUA_USE_POSIX "-Dluai_makeseed(L)=0u" -c {}.c -o {}.o'
   local objs=""; for f in $LUA_OBJS; do [ -f "$f.o" ] || { echo "missing $f.o"; exit 1; }; objs="$objs $f.o"; done
   rm -f liblua.a; ar rcsD liblua.a $objs
   install -m644 lua.h luaconf.h lualib.h lauxlib.h lua.hpp lua5.4-deb-multiarch.h "$S/include/"

@@ -3,7 +3,9 @@
 -- This is furrow's own, trusted code, embedded in the binary and run in
 -- the same sandbox and under the same caps as the user's file (see
 -- core/sandbox.h, sandbox_eval_program).  It is called with the user's
--- chunk name and returns two values:
+-- chunk name, the files furrow.lua may include (a table { [path] = text }
+-- of the tree's .lua files, or nil for none) and the sandbox's text
+-- loader, and returns two values:
 --
 --   env     the table furrow.lua runs in (its _ENV): the sandbox's safe
 --           globals plus the DSL (policy, app, include).  Globals the user
@@ -11,10 +13,15 @@
 --   finish  a function returning what was declared, in declaration order:
 --             { serial = <integer or nil>,
 --               policies = { { name = "...", options = {...} }, ... },
---               apps = { { name = "...", line = <integer or nil>,
---                        spec = {...} }, ... } }
---           where line is the line of furrow.lua that declared the app
---           (nil when Lua knows none), for core/appspec.c's messages.
+--               apps = { { name = "...", file = "...",
+--                        line = <integer or nil>, spec = {...} }, ... } }
+--           where file and line are where the app was declared
+--           (furrow.lua or a file it included; line nil when Lua knows
+--           none), for core/appspec.c's messages.
+--
+-- include "apps/web.lua" runs that file of the tree in the same env, so
+-- its declarations join furrow.lua's.  Each file is included at most
+-- once; cycles and nesting deeper than MAX_INCLUDE_DEPTH are errors.
 --
 -- Everything collected lives in locals of this chunk (upvalues of the DSL
 -- functions), never in env, so furrow.lua cannot reach another
@@ -26,7 +33,8 @@
 --
 -- App specs are only checked to be tables here; their schema comes later.
 
-local chunkname = ...
+local chunkname, files, load_text = ...
+local MAX_INCLUDE_DEPTH = 8
 
 local type, error, pcall, rawget, rawset, next, select, setmetatable,
 	tonumber =
@@ -184,11 +192,61 @@ local function app(name, ...)
 	end
 end
 
-local function include()
-	fail("include is not supported yet", 2)
+local env
+
+-- Files included so far (path -> where) and the chain being run, from
+-- furrow.lua down; a path already on the chain is a cycle.
+local included, chain = {}, { chunkname }
+
+local function include(path, ...)
+	if select("#", ...) > 0 then
+		fail("include takes one path: include \"dir/file.lua\"", 2)
+	end
+	if type(path) ~= "string" then
+		fail("include path must be a string, got " .. type(path), 2)
+	end
+	local why = bad_repo_path(path)
+	if why then
+		fail("include " .. show(path) .. ": " .. why, 2)
+	end
+	for i = 1, #chain do
+		if chain[i] == path then
+			local cycle = ""
+			for j = i, #chain do
+				cycle = cycle .. chain[j] .. " -> "
+			end
+			fail("include cycle: " .. cycle .. path, 2)
+		end
+	end
+	if included[path] then
+		fail("include: " .. path .. " is already included (at "
+			.. included[path] .. ")", 2)
+	end
+	if #chain > MAX_INCLUDE_DEPTH then
+		fail("include " .. path .. ": includes nested deeper than "
+			.. MAX_INCLUDE_DEPTH, 2)
+	end
+	local text = type(files) == "table" and rawget(files, path) or nil
+	if type(text) ~= "string" then
+		fail("include: no file " .. path .. " in the tree", 2)
+	end
+	local from = where(2)
+	included[path] = from ~= "" and from or chunkname
+	local fn, msg = load_text(text, path, env)
+	if not fn then
+		error(msg .. " (included at " .. included[path] .. ")", 0)
+	end
+	chain[#chain + 1] = path
+	-- pcall so that the chain is right again even when the user's own
+	-- pcall catches this error; the message already names its line.
+	local ok, err = pcall(fn)
+	chain[#chain] = nil
+	if not ok then
+		error(err, 0)
+	end
 end
 
-local env = {
+env = {
 	string = copy(string), table = copy(table), math = copy(math),
 	utf8 = copy(utf8),
 	pairs = pairs, ipairs = ipairs, type = type, tostring = tostring,
@@ -241,10 +299,11 @@ local function finish()
 			error(at(a.line, "app " .. show(a.name) .. " has no spec: "
 				.. "app \"name\" { kind = ..., ... }"), 0)
 		end
-		-- where() gave "furrow.lua:12"; the line alone travels back,
-		-- the chunk name is the caller's to print.
-		local line = s_match(a.line, ":(%d+)$")
+		-- where() gave "apps/web.lua:12"; file and line travel back
+		-- apart.
+		local file, line = s_match(a.line, "^(.*):(%d+)$")
 		out_apps[i] = { name = a.name, spec = a.spec,
+			file = file or chunkname,
 			line = line and tonumber(line) or nil }
 	end
 	return { serial = serial, policies = out_policies, apps = out_apps }

@@ -104,6 +104,25 @@ test_expect_success 'a missing trust file is an error naming it' '
 	test_grep "trust.commit_signers: cannot read $TEST_DIR/conf/allowed_signers" err
 '
 
+test_expect_success 'the same config evaluates the same way in every run (pairs order)' '
+	write_config conf &&
+	cat >conf/pairs.lua <<-\EOF &&
+	local t = {}
+	for i = 1, 64 do t["key" .. i] = true end
+	local first
+	for k in pairs(t) do first = first or k end
+	return {
+	  host = { id = "edge-7", labels = { first = first } },
+	  source = { url = "https://git.example.net/x.git" },
+	  trust = { commit_signers = "allowed_signers" },
+	}
+	EOF
+	for i in 1 2 3 4 5 6; do
+		furrow -c conf/pairs.lua check >run$i &&
+		test_cmp run1 run$i || exit 1
+	done
+'
+
 test_expect_success 'check works as an unprivileged user in a temp dir' '
 	if [ "$(id -u)" = 0 ]; then
 		d=$(mktemp -d) && chmod 755 "$d" && write_config "$d/c" &&

@@ -65,6 +65,21 @@ test_expect_success 'a dependency cycle is reported' '
 	test_grep "a -> b -> a" err
 '
 
+test_expect_success 'furrow.lua includes apps/web.lua' '
+	mkdir -p i/apps i/.git i/.hidden &&
+	printf "include \"apps/web.lua\"\n" >i/furrow.lua &&
+	printf "\napp \"web\" { kind = \"service\", files = \"s\", exec = { \"x\" } }\n" >i/apps/web.lua &&
+	echo "error(1)" >i/.hidden/x.lua &&
+	furrow check --tree i >out &&
+	test_grep "app      web (service)" out &&
+	printf "\napp \"web\" { kind = \"service\", files = \"s\", exec = { \"x\" }, stratgy = 1 }\n" >i/apps/web.lua &&
+	test_expect_code 1 furrow check --tree i 2>err &&
+	test_grep "apps/web.lua:2: app web" err &&
+	printf "include \".hidden/x.lua\"\n" >i/furrow.lua &&
+	test_expect_code 1 furrow check --tree i 2>err &&
+	test_grep "no file .hidden/x.lua in the tree" err
+'
+
 test_expect_success 'no furrow.lua is a clear error' '
 	mkdir -p e &&
 	test_expect_code 1 furrow check --tree e 2>err &&

@@ -222,6 +222,23 @@ test_expect_success 'a commit that no longer verifies: exit 3' '
 	test_grep "verification failed" err
 '
 
+test_expect_success 'apps from an included file of the signed tree are planned' '
+	mkdir -p "$W/apps" &&
+	printf "%s\n" "app \"inc\" { kind = \"container\", image = \"registry.local/inc@$DIGEST\" }" \
+		>"$W/apps/inc.lua" &&
+	desired "include \"apps/inc.lua\"" \
+		"app \"api\" { kind = \"container\", image = \"registry.local/api@$DIGEST\" }" &&
+	commit_tree && fsync &&
+	FURROW_NOW=$FRI fplan >out &&
+	cat out &&
+	test_grep "+ inc (container)" out &&
+	test_grep "+ api (container)" out &&
+	printf "%s\n" "app \"inc\" { kind = \"container\", imag = \"x\" }" >"$W/apps/inc.lua" &&
+	commit_tree && fsync &&
+	test_expect_code 1 fplan 2>err &&
+	test_grep "apps/inc.lua:1: app inc" err
+'
+
 test_expect_success 'bad FURROW_NOW and unknown options are refused' '
 	FURROW_NOW=soon test_expect_code 1 fplan 2>err &&
 	test_grep FURROW_NOW err &&

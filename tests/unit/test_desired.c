@@ -251,7 +251,8 @@ static void test_policies(void)
 	desired_summary_free(s);
 
 	fails("include \"apps/web.lua\"\n", FURROW_EINVAL,
-	      "furrow.lua:1: include is not supported yet", "include");
+	      "furrow.lua:1: include: no file apps/web.lua in the tree",
+	      "include without files");
 }
 
 static void test_isolation(void)
@@ -544,6 +545,142 @@ static void test_tight_memory(void)
 	   "else", limit_count, ok_count);
 }
 
+/* Load src with files, given as path, text pairs ending in NULL. */
+static int load_tree(struct desired_summary **sum, const char *src,
+		     const char *const *files)
+{
+	struct value *t = value_new(VALUE_TABLE);
+	int rc;
+
+	for (size_t i = 0; files[i]; i += 2)
+		value_set_string(value_table_add_str(t, files[i],
+						     strlen(files[i])),
+				 files[i + 1], strlen(files[i + 1]));
+	value_sort(t);
+	error_clear();
+	*sum = NULL;
+	rc = desired_summary_load_tree(sum, FILE_NAME, src, strlen(src), t);
+	value_free(t);
+	return rc;
+}
+
+static void fails_tree(const char *src, const char *const *files, int code,
+		       const char *substr, const char *name)
+{
+	struct desired_summary *sum = NULL;
+	int rc = load_tree(&sum, src, files);
+
+	ok(rc == code && strstr(error_message(), substr) &&
+	   (code ? !sum : sum != NULL), "%s -> %s", name, error_name(code));
+	if (rc != code || !strstr(error_message(), substr))
+		tap_diag("rc=%d (%s) message: %s; want substring \"%s\"", rc,
+			 error_name(rc), error_message(), substr);
+	desired_summary_free(sum);
+}
+
+static void test_include(void)
+{
+	static const char *const tree[] = {
+		"apps/web.lua",
+		"-- the web app\n"
+		"app \"web\" { kind = \"container\", image = \"nginx\" }\n"
+		"include \"apps/db.lua\"\n",
+		"apps/db.lua",
+		"\n\napp \"db\" { kind = \"container\", image = \"pg\" }\n"
+		"serial = 3\n",
+		"policies/p.lua", "return {}\n",
+		NULL,
+	};
+	static const char *const cycle[] = {
+		"a.lua", "include \"b.lua\"\n",
+		"b.lua", "\ninclude \"a.lua\"\n",
+		NULL,
+	};
+	static const char *const deep[] = {
+		"d1.lua", "include \"d2.lua\"", "d2.lua", "include \"d3.lua\"",
+		"d3.lua", "include \"d4.lua\"", "d4.lua", "include \"d5.lua\"",
+		"d5.lua", "include \"d6.lua\"", "d6.lua", "include \"d7.lua\"",
+		"d7.lua", "include \"d8.lua\"", "d8.lua", "include \"d9.lua\"",
+		"d9.lua", "app \"x\" { kind = \"container\" }",
+		NULL,
+	};
+	static const char *const bad[] = {
+		"apps/bad.lua", "app \"x\" {\n  kind = \n", NULL,
+	};
+	static const char *const boom[] = {
+		"apps/boom.lua", "\nerror(\"boom\")\n", NULL,
+	};
+	static const char *const none[] = { NULL };
+	struct desired_summary *sum = NULL;
+	int rc;
+
+	rc = load_tree(&sum, "app \"first\" { kind = \"container\" }\n"
+		       "include \"apps/web.lua\"\n"
+		       "app \"last\" { kind = \"container\" }\n", tree);
+	ok(rc == 0 && sum, "include loads");
+	if (rc)
+		tap_diag("%s", error_message());
+	if (sum) {
+		is_int((int)sum->app_count, 4, "four apps");
+		ok(!strcmp(sum->app_names[1], "web") &&
+		   !strcmp(sum->app_names[2], "db"), "in declaration order");
+		is_str(sum->app_files[0], "furrow.lua", "first from furrow.lua");
+		is_int(sum->app_lines[0], 1, "its line");
+		is_str(sum->app_files[1], "apps/web.lua", "web's file");
+		is_int(sum->app_lines[1], 2, "web's line there");
+		is_str(sum->app_files[2], "apps/db.lua", "nested include's file");
+		is_int(sum->app_lines[2], 3, "db's line there");
+		is_str(sum->app_files[3], "furrow.lua", "last from furrow.lua");
+		is_int(sum->app_lines[3], 3, "last's line");
+		ok(sum->has_serial && sum->serial == 3,
+		   "serial set in an included file");
+	}
+	desired_summary_free(sum);
+
+	fails_tree("\ninclude \"apps/x.lua\"\n", tree, FURROW_EINVAL,
+		   "furrow.lua:2: include: no file apps/x.lua in the tree",
+		   "missing file");
+	fails_tree("include \"apps/db.lua\"\ninclude \"apps/db.lua\"\n", tree,
+		   FURROW_EINVAL, "furrow.lua:2: include: apps/db.lua is "
+		   "already included (at furrow.lua:1)", "included twice");
+	fails_tree("include \"a.lua\"\n", cycle, FURROW_EINVAL,
+		   "b.lua:2: include cycle: a.lua -> b.lua -> a.lua", "cycle");
+	fails_tree("include \"furrow.lua\"\n", cycle, FURROW_EINVAL,
+		   "include cycle: furrow.lua -> furrow.lua", "self");
+	fails_tree("include \"d1.lua\"\n", deep, FURROW_EINVAL,
+		   "d8.lua:1: include d9.lua: includes nested deeper than 8",
+		   "depth");
+	fails_tree("include \"d2.lua\"\n", deep, 0, "", "depth 8 is fine");
+	fails_tree("include \"/etc/x.lua\"\n", tree, FURROW_EINVAL,
+		   "furrow.lua:1: include '/etc/x.lua': must be a relative",
+		   "absolute path");
+	fails_tree("include \"apps/../x.lua\"\n", tree, FURROW_EINVAL,
+		   "'.' or '..' components", "dot-dot");
+	fails_tree("include \"apps//web.lua\"\n", tree, FURROW_EINVAL,
+		   "empty, '.' or '..' components", "empty component");
+	fails_tree("include \"apps/web.txt\"\n", tree, FURROW_EINVAL,
+		   "must name a .lua file", "not .lua");
+	fails_tree("include(7)\n", tree, FURROW_EINVAL,
+		   "include path must be a string, got number", "not a string");
+	fails_tree("include \"apps/bad.lua\"\n", bad, FURROW_EINVAL,
+		   "apps/bad.lua:3:", "syntax error names the included file");
+	fails_tree("include \"apps/boom.lua\"\n", boom, FURROW_EINVAL,
+		   "apps/boom.lua:2: boom", "runtime error names its line");
+	fails_tree("pcall(include, \"a.lua\")\ninclude \"a.lua\"\n", cycle,
+		   FURROW_EINVAL, "a.lua is already included",
+		   "a caught error leaves the chain right");
+	fails_tree("include \"x.lua\"\n", none, FURROW_EINVAL,
+		   "no file x.lua", "empty file table");
+	{
+		static const char *const bad_key[] = {
+			"../x.lua", "return 1", NULL,
+		};
+
+		fails_tree("", bad_key, FURROW_EINVAL, "file to include",
+			   "a file key that is no repository path");
+	}
+}
+
 static void test_embedded(void)
 {
 	size_t len = 0;
@@ -563,6 +700,7 @@ int main(void)
 	test_serial();
 	test_apps();
 	test_policies();
+	test_include();
 	test_isolation();
 	test_limits();
 	test_deterministic();

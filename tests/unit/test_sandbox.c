@@ -472,6 +472,16 @@ static void test_determinism(void)
 	value_free(v);
 	free(a);
 	free(b);
+	is_json("return { tostring({}), tostring(function() end), "
+		"tostring(setmetatable({}, { __tostring = function() return 'x' end })) }",
+		"[\"table\",\"function\",\"x\"]",
+		"tostring shows no addresses, but honours __tostring");
+	fails_with("return string.format('%p', {})", FURROW_EINVAL,
+		   "%p is not available", "string.format %p is refused", NULL);
+	fails_with("return ('%-8p'):format({})", FURROW_EINVAL,
+		   "%p is not available", "... also with flags, as a method", NULL);
+	is_json("return string.format('%%p %d', 7)", "\"%p 7\"",
+		"a literal %%p still formats");
 	ok(strstr(sandbox_lua_version(), "Lua 5.4") == sandbox_lua_version(),
 	   "sandbox_lua_version is \"Lua 5.4...\" (%s)",
 	   sandbox_lua_version());
