@@ -13,6 +13,7 @@
 #include "config.h"
 #include "error.h"
 #include "plan.h"
+#include "value.h"
 #include "store.h"
 #include "sync.h"
 #include "banned.h"
@@ -121,6 +122,10 @@ static void print_human(struct strbuf *sb, const struct plan *p, int all,
 			strbuf_addf(sb, " by %s", it->policy);
 		if (it->reason && (it->verdict != POLICY_ALLOW || it->policy))
 			strbuf_addf(sb, ": %s", it->reason);
+		if (it->adjust && it->verdict != POLICY_DENY) {
+			strbuf_addstr(sb, "  adjusted ");
+			value_to_json(sb, it->adjust, 0);
+		}
 		strbuf_addch(sb, '\n');
 	}
 	if (!p->n_create && !p->n_update && !p->n_remove)

@@ -51,32 +51,6 @@ static void put_int(struct value *t, const char *key, long long n)
 	v->u.integer = n;
 }
 
-/* Deep copy of src into dst (an empty slot), for handing specs to
- * policies while the summary keeps its own. */
-static void value_copy_into(struct value *dst, const struct value *src)
-{
-	switch (src->type) {
-	case VALUE_STRING:
-		value_set_string(dst, src->u.string.ptr, src->u.string.len);
-		return;
-	case VALUE_TABLE:
-		dst->type = VALUE_TABLE;
-		for (size_t i = 0; i < src->u.table.count; i++) {
-			const struct value_entry *e = &src->u.table.entries[i];
-			struct value *v = e->key.type == VALUE_STRING ?
-				value_table_add_str(dst, e->key.u.string.ptr,
-						    e->key.u.string.len) :
-				value_table_add_int(dst, e->key.u.integer);
-
-			value_copy_into(v, &e->val);
-		}
-		return;
-	default:
-		*dst = *src;
-		return;
-	}
-}
-
 void plan_spec_sha256(char out[65], const struct value *spec)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -187,10 +161,45 @@ static void take(struct plan_item *it, const struct policy_decision *d)
 	snprintf(it->policy_sha256, sizeof(it->policy_sha256), "%s", d->sha256);
 }
 
+/* Overlay src's fields on dst (both tables); nested tables merge. */
+static void merge_adjust(struct value *dst, const struct value *src)
+{
+	for (size_t i = 0; i < src->u.table.count; i++) {
+		const struct value_entry *e = &src->u.table.entries[i];
+		struct value *slot = NULL;
+
+		if (e->key.type != VALUE_STRING)
+			continue;
+		for (size_t j = 0; j < dst->u.table.count; j++) {
+			struct value_entry *d = &dst->u.table.entries[j];
+
+			if (d->key.type == VALUE_STRING &&
+			    !strcmp(d->key.u.string.ptr, e->key.u.string.ptr))
+				slot = &d->val;
+		}
+		if (slot && slot->type == VALUE_TABLE && e->val.type == VALUE_TABLE) {
+			merge_adjust(slot, &e->val);
+			continue;
+		}
+		if (slot)
+			value_clear(slot);
+		else
+			slot = value_table_add_str(dst, e->key.u.string.ptr,
+						   e->key.u.string.len);
+		value_copy_into(slot, &e->val);
+	}
+	value_sort(dst);
+}
+
 void plan_combine(struct plan_item *it, const struct policy_decision *d)
 {
 	if (!d->decided)
 		return;
+	if (d->adjust && d->adjust->type == VALUE_TABLE) {
+		if (!it->adjust)
+			it->adjust = value_new(VALUE_TABLE);
+		merge_adjust(it->adjust, d->adjust);
+	}
 	if (d->verdict > it->verdict || !it->policy) {
 		if (d->verdict >= it->verdict)
 			take(it, d);
@@ -478,6 +487,11 @@ void plan_body_json(struct strbuf *sb, const struct plan *p)
 
 		strbuf_addstr(sb, i ? ",{" : "{");
 		json_str(sb, "action", plan_action_name(it->action));
+		strbuf_addstr(sb, ",\"adjust\":");
+		if (it->adjust && it->verdict != POLICY_DENY)
+			value_to_json(sb, it->adjust, 0);
+		else
+			strbuf_addstr(sb, "null");
 		strbuf_addch(sb, ',');
 		json_str(sb, "app", it->app);
 		strbuf_addch(sb, ',');
@@ -528,6 +542,7 @@ void plan_free(struct plan *p)
 		free(p->items[i].kind);
 		free(p->items[i].reason);
 		free(p->items[i].policy);
+		value_free(p->items[i].adjust);
 	}
 	free(p->items);
 	free(p->signer);

@@ -46,6 +46,10 @@ struct plan_item {
 	char policy_sha256[65];     /* "" if none */
 	char spec_sha256[65];       /* desired spec; "" for a removal */
 	char current_sha256[65];    /* applied spec; "" if none */
+	/* Fields policies adjusted (merged, later policies win), e.g.
+	 * { strategy = "stop-first" }; NULL if none.  Not kept for a denied
+	 * change.  Apply overlays it on the spec. */
+	struct value *adjust;
 };
 
 struct plan {

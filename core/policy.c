@@ -133,31 +133,6 @@ static void sorted(struct value *t)
 		BUG("duplicate key in a table built by policy.c");
 }
 
-/* dst (a fresh slot) becomes a deep copy of src. */
-static void copy_into(struct value *dst, const struct value *src)
-{
-	switch (src->type) {
-	case VALUE_STRING:
-		value_set_string(dst, src->u.string.ptr, src->u.string.len);
-		break;
-	case VALUE_TABLE:
-		dst->type = VALUE_TABLE;
-		for (size_t i = 0; i < src->u.table.count; i++) {
-			const struct value_entry *e = &src->u.table.entries[i];
-			struct value *slot = e->key.type == VALUE_INTEGER ?
-				value_table_add_int(dst, e->key.u.integer) :
-				value_table_add_str(dst, e->key.u.string.ptr,
-						    e->key.u.string.len);
-
-			copy_into(slot, &e->val);
-		}
-		break;
-	default:
-		*dst = *src;
-		break;
-	}
-}
-
 /* rules for the prelude: { adjustable = {...}, reason_bytes = N }. */
 static void add_rules(struct value *input)
 {
@@ -607,7 +582,7 @@ struct value *policy_decisions_to_value(const struct policy_decisions *d)
 		if (x->has_until)
 			put_int(rec, "until", x->until);
 		if (x->adjust)
-			copy_into(put(rec, "adjust"), x->adjust);
+			value_copy_into(put(rec, "adjust"), x->adjust);
 		sorted(rec);
 	}
 	sorted(root);

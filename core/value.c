@@ -102,6 +102,30 @@ int value_sort(struct value *t)
 	return 0;
 }
 
+void value_copy_into(struct value *dst, const struct value *src)
+{
+	switch (src->type) {
+	case VALUE_STRING:
+		value_set_string(dst, src->u.string.ptr, src->u.string.len);
+		return;
+	case VALUE_TABLE:
+		dst->type = VALUE_TABLE;
+		for (size_t i = 0; i < src->u.table.count; i++) {
+			const struct value_entry *e = &src->u.table.entries[i];
+			struct value *slot = e->key.type == VALUE_INTEGER ?
+				value_table_add_int(dst, e->key.u.integer) :
+				value_table_add_str(dst, e->key.u.string.ptr,
+						    e->key.u.string.len);
+
+			value_copy_into(slot, &e->val);
+		}
+		return;
+	default:
+		*dst = *src;
+		return;
+	}
+}
+
 void value_clear(struct value *v)
 {
 	size_t i;

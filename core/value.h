@@ -56,6 +56,10 @@ struct value *value_table_add_int(struct value *t, long long key);
 /* Sort a table's entries (see top); returns -1 if two keys are equal. */
 int value_sort(struct value *t);
 
+/* Make dst (an empty slot: VALUE_NIL, no allocation) a deep copy of src.
+ * Tables keep src's order, which is already sorted. */
+void value_copy_into(struct value *dst, const struct value *src);
+
 /* Free a tree made by value_new() or a sandbox; accepts NULL. */
 void value_free(struct value *v);
 /* Free only the contents of v (for values embedded in entries). */

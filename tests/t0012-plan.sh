@@ -90,7 +90,7 @@ test_expect_success 'golden plan: one denied (tag), one create, exit 4' '
 	web=$(spec_sha "{\"kind\":\"container\",\"image\":\"registry.local/web:1.4\"}") &&
 	api=$(spec_sha "{\"kind\":\"container\",\"image\":\"registry.local/api@$DIGEST\",\"depends_on\":[\"web\"]}") &&
 	cat >golden.body <<-EOG &&
-	{"commit":{"id":"$commit","signer":"operator@example.net","time":$ctime},"host":"edge-1","items":[{"action":"create","app":"web","current_sha256":null,"kind":"container","policy":"std:require-digest","policy_sha256":"$psha","reason":"image \\"registry.local/web:1.4\\" is not pinned by digest (NAME@sha256:<64 hex>)","spec_sha256":"$web","until":null,"verdict":"deny"},{"action":"create","app":"api","current_sha256":null,"kind":"container","policy":null,"policy_sha256":null,"reason":null,"spec_sha256":"$api","until":null,"verdict":"allow"}],"now":$FRI,"serial":1,"summary":{"create":2,"deferred":0,"denied":1,"remove":0,"unchanged":0,"update":0},"version":1}
+	{"commit":{"id":"$commit","signer":"operator@example.net","time":$ctime},"host":"edge-1","items":[{"action":"create","adjust":null,"app":"web","current_sha256":null,"kind":"container","policy":"std:require-digest","policy_sha256":"$psha","reason":"image \\"registry.local/web:1.4\\" is not pinned by digest (NAME@sha256:<64 hex>)","spec_sha256":"$web","until":null,"verdict":"deny"},{"action":"create","adjust":null,"app":"api","current_sha256":null,"kind":"container","policy":null,"policy_sha256":null,"reason":null,"spec_sha256":"$api","until":null,"verdict":"allow"}],"now":$FRI,"serial":1,"summary":{"create":2,"deferred":0,"denied":1,"remove":0,"unchanged":0,"update":0},"version":1}
 	EOG
 	hash=$(head -c -1 golden.body | sha256sum | cut -d" " -f1) &&
 	{ head -c -2 golden.body; printf ",\"plan_sha256\":\"%s\"}\n" "$hash"; } >golden.json &&
@@ -193,6 +193,8 @@ test_expect_success 'a repository policy runs with its verified source and hash'
 	return function(ctx, changes, options)
 	  for _, c in ipairs(changes) do
 	    if c.app == "db" then deny(c, "no databases on " .. ctx.host.id) end
+	    if c.app == "api" then adjust(c, { strategy = "stop-first" }) end
+	    if c.app == "db" then adjust(c, { strategy = "stop-first" }) end
 	  end
 	end
 	EOP
@@ -209,7 +211,12 @@ d = json.load(open(\"out.json\"))
 db = [i for i in d[\"items\"] if i[\"app\"] == \"db\"][0]
 assert db[\"verdict\"] == \"deny\" and db[\"reason\"] == \"no databases on edge-1\", db
 assert db[\"policy\"] == \"policies/no-db.lua\" and db[\"policy_sha256\"] == \"$psha\", db
-"
+assert db[\"adjust\"] is None, db
+api = [i for i in d[\"items\"] if i[\"app\"] == \"api\"][0]
+assert api[\"verdict\"] == \"allow\" and api[\"adjust\"] == {\"strategy\": \"stop-first\"}, api
+" &&
+	FURROW_NOW=$FRI test_expect_code 4 fplan >out &&
+	test_grep "+ api (container)  create.*adjusted {\"strategy\":\"stop-first\"}" out
 '
 
 test_expect_success 'a commit that no longer verifies: exit 3' '

@@ -172,11 +172,11 @@ static void test_spec_hash_and_body(void)
 	plan_body_json(&s1, &p);
 	is_str(s1.buf, "{\"commit\":{\"id\":\"0000000000000000000000000000000000000007\","
 	       "\"signer\":null,\"time\":0},\"host\":\"edge-1\",\"items\":["
-	       "{\"action\":\"create\",\"app\":\"web\",\"current_sha256\":null,"
+	       "{\"action\":\"create\",\"adjust\":null,\"app\":\"web\",\"current_sha256\":null,"
 	       "\"kind\":\"files\",\"policy\":\"std:x\",\"policy_sha256\":null,"
 	       "\"reason\":\"say \\\"why\\\"\",\"spec_sha256\":null,"
 	       "\"until\":1700003600,\"verdict\":\"defer\"},"
-	       "{\"action\":\"remove\",\"app\":\"old\",\"current_sha256\":null,"
+	       "{\"action\":\"remove\",\"adjust\":null,\"app\":\"old\",\"current_sha256\":null,"
 	       "\"kind\":null,\"policy\":null,\"policy_sha256\":null,"
 	       "\"reason\":null,\"spec_sha256\":null,\"until\":null,"
 	       "\"verdict\":\"allow\"}],\"now\":1700000000,\"serial\":null,"
