@@ -3,7 +3,7 @@
 # dir, as whoever runs it.  It creates signing keys, the host's trust files,
 # a signed desired-state repository and an agent config, then follows the
 # repository: a first sync, a new commit, an unsigned commit and a
-# force-pushed rollback (both refused), and the auditor's view.
+# force-pushed rollback (both refused), the plan, and the auditor's view.
 # (The demo grows with furrow: apply and rollback of services come next.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +49,9 @@ ssh-keygen -q -Y sign -f "$demo/keys/security" -n furrow-policy "$demo/work/poli
 cat >"$demo/work/furrow.lua" <<'EOF'
 serial = 1
 policy "policies/site.lua"
+policy "std:require-digest"
 app "hello" { kind = "service", files = "services/hello", exec = { "bin/hello" } }
+app "web" { kind = "container", image = "registry.local/web:latest", ports = { "127.0.0.1:8080:80" } }
 EOF
 git -C "$demo/work" add -A
 commit operator "first desired state"
@@ -64,6 +66,9 @@ run "$FURROW" -c "$demo/agent.lua" check --quiet && echo "config is valid"
 say "furrow sync: fetch, verify the commit and the policy signature, accept"
 run "$FURROW" -c "$demo/agent.lua" sync
 run "$FURROW" -c "$demo/agent.lua" status
+
+say "furrow plan: what an apply would do here, decided by the policies"
+run "$FURROW" -c "$demo/agent.lua" plan || echo "(exit code $?)"
 
 say "a new signed commit with a higher serial"
 sed -i 's/serial = 1/serial = 2/' "$demo/work/furrow.lua"
