@@ -88,8 +88,16 @@ assert d[\"last_fetch_age_seconds\"] >= 0 and d[\"stale\"] is False, d
 "
 '
 
-test_expect_success 'a second sync with nothing new says unchanged' '
-	fsync a >out && test_grep "(unchanged)" out
+test_expect_success 'a second sync with nothing new says unchanged (text and JSON)' '
+	fsync a >out && test_grep "(unchanged)" out &&
+	fsync a --json >out.json &&
+	python3 -c "
+import json; d = json.load(open(\"out.json\"))
+assert d[\"result\"] == \"unchanged\" and d[\"changed\"] is False, d
+assert d[\"commit\"] == d[\"previous\"] and d[\"serial\"] == 1, d
+assert d[\"signer\"][\"principal\"] == \"operator@example.net\", d
+assert d[\"signer\"][\"fingerprint\"].startswith(\"SHA256:\"), d
+"
 '
 
 test_expect_success 'git:// (git daemon) and file:// sources work too' '
