@@ -17,6 +17,7 @@
 
 #include "child.h"
 #include "error.h"
+#include "limits.h"
 #include "banned.h"
 
 #define NOBODY 65534
@@ -70,6 +71,8 @@ static int confine(const struct child_limits *lim)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
 		return -1;
 	set_limit(RLIMIT_CPU, lim->milliseconds / 1000 + 1);
+	set_limit(RLIMIT_NOFILE, lim->open_files ? lim->open_files :
+		  LIMIT_CHILD_OPEN_FILES);
 	set_limit(RLIMIT_FSIZE, lim->file_bytes);
 	set_limit(RLIMIT_CORE, 0);
 	if (!lim->threads)

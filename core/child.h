@@ -24,6 +24,9 @@ struct child_limits {
 	 * starts threads (pack indexing, local transport), so git work sets
 	 * this; the per-user count would otherwise refuse them. */
 	int threads;
+	/* RLIMIT_NOFILE; 0 means LIMIT_CHILD_OPEN_FILES (enough for Lua,
+	 * which opens nothing).  git work needs more: packs, indexes. */
+	unsigned open_files;
 };
 
 /* Runs in the child; fills out with the result bytes. */

@@ -23,6 +23,8 @@
 
 /* Results handed from a child process to furrow (core/child.c) */
 #define LIMIT_CHILD_OUTPUT_BYTES  (64u * 1024 * 1024)
+#define LIMIT_CHILD_OPEN_FILES    16u   /* evaluation children */
+#define LIMIT_GIT_OPEN_FILES      1024u /* fetch and read children */
 
 /* Paths furrow builds under state_dir */
 #define LIMIT_PATH_BYTES          4096
@@ -109,6 +111,11 @@
 #define LIMIT_APP_ERRORS          20      /* messages shown for one file */
 /* --- end app specs --- */
 
+/* --- Health checks (core/health.c, core/http.c) --- */
+#define LIMIT_HEALTH_BODY_BYTES   (64u * 1024) /* HTTP body read for `body` */
+#define LIMIT_HEALTH_OUTPUT_BYTES 512     /* exec output kept for the message */
+/* --- end health checks --- */
+
 /* --- Policies (core/policy.c, lua/policy.lua, policies/) --- */
 #define LIMIT_POLICY_FILE_BYTES    (1u * 1024 * 1024)  /* one policy file */
 #define LIMIT_POLICY_MEMORY_BYTES  (32u * 1024 * 1024) /* Lua heap */
@@ -123,5 +130,23 @@
 #define LIMIT_DESIRED_INCLUDE_BYTES (8u * 1024 * 1024) /* their total size */
 #define LIMIT_DESIRED_INCLUDE_DEPTH 8     /* nested includes (lua/desired.lua) */
 /* --- end included files --- */
+
+/* --- App slots (core/slots.c): apps/<app>/{a,b} --- */
+#define LIMIT_SLOT_FILES          10000   /* files staged into one slot */
+#define LIMIT_SLOT_BYTES          (1ull * 1024 * 1024 * 1024) /* their total size */
+#define LIMIT_SLOT_PATH_DEPTH     LIMIT_GIT_PATH_DEPTH /* directory levels walked
+                                             when emptying or verifying a slot */
+#define LIMIT_SLOT_MANIFEST_BYTES (16u * 1024 * 1024) /* .furrow-slot; fits
+                                             LIMIT_SLOT_FILES full-length paths */
+#define LIMIT_SLOT_DRIFT          1000    /* differences kept in one report */
+/* --- end app slots --- */
+
+/* --- Supervised services (core/supervise.c) --- */
+#define LIMIT_SERVICE_KILL_WAIT_MS    5000u  /* after SIGKILL, for the group */
+#define LIMIT_SERVICE_GROUPS          256    /* supplementary groups of the user */
+#define LIMIT_SERVICE_BACKOFF_BASE    1.0    /* s, first restart ceiling */
+#define LIMIT_SERVICE_BACKOFF_CAP     60.0   /* s, largest restart ceiling */
+#define LIMIT_SERVICE_STABLE_SECONDS  60.0   /* a run this long resets backoff */
+/* --- end supervised services --- */
 
 #endif

@@ -56,6 +56,7 @@ static int run_job(struct value **out, const struct eval_job *job)
 		job->limits->memory_bytes,
 		0, /* no files: evaluation writes nothing */
 		0, /* no processes or threads either */
+		0, /* and the default, small number of open files */
 	};
 	struct strbuf reply = STRBUF_INIT;
 	int ret;

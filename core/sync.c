@@ -410,7 +410,8 @@ static int run_job(struct value **out, const char *what, child_fn fn,
 {
 	/* Files: the pack a fetch writes, bounded by the pack cap. */
 	struct child_limits lim = { seconds * 1000u, LIMIT_CHILD_OUTPUT_BYTES, 0,
-				    2 * LIMIT_GIT_PACK_BYTES, 1 };
+				    2 * LIMIT_GIT_PACK_BYTES, 1,
+				    LIMIT_GIT_OPEN_FILES };
 	struct strbuf reply = STRBUF_INIT;
 	int ret;
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -49,6 +50,17 @@ static void write_file(struct strbuf *out, void *arg)
 		close(fd);
 }
 
+/* Opens files until it cannot; reports how many it got. */
+static void open_many(struct strbuf *out, void *arg)
+{
+	int n = 0;
+
+	(void)arg;
+	while (n < 1000 && open("/dev/null", O_RDONLY) >= 0)
+		n++;
+	strbuf_addf(out, "%d", n);
+}
+
 static void chatter(struct strbuf *out, void *arg)
 {
 	(void)arg;
@@ -58,7 +70,7 @@ static void chatter(struct strbuf *out, void *arg)
 
 int main(void)
 {
-	struct child_limits lim = { 2000, 1 << 20, 0, 0, 0 };
+	struct child_limits lim = { 2000, 1 << 20, 0, 0, 0, 0 };
 	struct strbuf out = STRBUF_INIT, path = STRBUF_INIT;
 	int fds[4], ret;
 
@@ -92,6 +104,11 @@ int main(void)
 	is_int(ret, FURROW_ELIMIT, "a child may not write files (file_bytes 0)");
 	ok(strstr(error_message(), "file size limit") != NULL, "... named: %s",
 	   error_message());
+
+	ret = child_run(&out, "files", open_many, NULL, &lim);
+	is_int(ret, 0, "a child that opens files returns");
+	ok(atoi(out.buf) > 0 && atoi(out.buf) < 16,
+	   "it is held to LIMIT_CHILD_OPEN_FILES (%s opened)", out.buf);
 
 	lim.output_bytes = 1000;
 	ret = child_run(&out, "chatty", chatter, NULL, &lim);
