@@ -1,9 +1,11 @@
 /*
  * verify.c - see verify.h.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <mbedtls/bignum.h>
 #include <mbedtls/ecdsa.h>
@@ -54,6 +56,44 @@ void verify_sha256_hex(char out[65], const void *data, size_t len)
 		out[2 * i + 1] = hex[md[i] & 15];
 	}
 	out[64] = '\0';
+}
+
+int verify_sha256_fd_hex(char out[65], int fd, const char *name)
+{
+	static const char hex[] = "0123456789abcdef";
+	mbedtls_sha256_context ctx;
+	unsigned char buf[16384], md[32];
+	int rc, ret = 0;
+
+	mbedtls_sha256_init(&ctx);
+	rc = mbedtls_sha256_starts_ret(&ctx, 0);
+	for (;;) {
+		ssize_t n;
+
+		if (rc)
+			BUG("mbedTLS sha256 failed: %d", rc);
+		n = read(fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			ret = error_errno(FURROW_EIO, "cannot read %s", name);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		rc = mbedtls_sha256_update_ret(&ctx, buf, (size_t)n);
+	}
+	rc = mbedtls_sha256_finish_ret(&ctx, md);
+	if (rc)
+		BUG("mbedTLS sha256 failed: %d", rc);
+	for (size_t i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[64] = '\0';
+out:
+	mbedtls_sha256_free(&ctx);
+	return ret;
 }
 
 void verify_result_release(struct verify_result *res)

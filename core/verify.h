@@ -31,6 +31,13 @@ const char *verify_sodium_version(void);
  */
 void verify_sha256_hex(char out[65], const void *data, size_t len);
 
+/*
+ * The same for everything readable from fd, read to its end (the file
+ * position moves): the content hash of a staged file (core/slots.c).
+ * Returns 0, or FURROW_EIO with a message naming name.
+ */
+int verify_sha256_fd_hex(char out[65], int fd, const char *name);
+
 /* Who signed, filled in by a successful verify_sshsig()/verify_commit(). */
 struct verify_result {
 	char *principal;       /* matching entry's principals, as written */
