@@ -149,4 +149,12 @@
 #define LIMIT_SERVICE_STABLE_SECONDS  60.0   /* a run this long resets backoff */
 /* --- end supervised services --- */
 
+/* --- Apply journal and history (core/journal.c) --- */
+#define LIMIT_JOURNAL_RECORD_BYTES (4u * 1024) /* one in-flight record */
+#define LIMIT_HISTORY_REASON_BYTES 1024   /* a history reason (= FURROW_ERROR_MAX) */
+#define LIMIT_HISTORY_ENTRY_BYTES  (16u * 1024) /* one history record, escaped */
+#define LIMIT_HISTORY_LIST         1000   /* entries one history_list() returns */
+#define LIMIT_HISTORY_SCAN         100000 /* entries it reads to find them */
+/* --- end apply journal --- */
+
 #endif

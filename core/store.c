@@ -36,6 +36,8 @@ static const char *const store_tables[] = {
 	"meta", /* schema_version, instance_id, created_at */
 	"sync", /* the accepted commit, serial high-water mark, fetch times */
 	"apps", /* per applied app: its spec's sha256 and commit (plan.h) */
+	"journal", /* per app with an update in flight: its intent (journal.h) */
+	"history", /* append-only apply events by sequence (journal.h) */
 };
 #define STORE_NTABLES (sizeof(store_tables) / sizeof(store_tables[0]))
 #define TABLE_META 0
@@ -564,6 +566,29 @@ out:
 	return ret;
 }
 
+int store_foreach_rev(struct store_txn *t, const char *table,
+		      store_foreach_fn fn, void *arg)
+{
+	MDB_dbi dbi = store_dbi(t, table);
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int ret = 0, rc;
+
+	if ((rc = mdb_cursor_open(t->txn, dbi, &cur)))
+		return store_fail(t->st, t, rc, "cannot walk table %s", table);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	while (rc == 0) {
+		if ((ret = fn(k.mv_data, k.mv_size, v.mv_data, v.mv_size, arg)))
+			goto out;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_PREV);
+	}
+	if (rc != MDB_NOTFOUND)
+		ret = store_fail(t->st, t, rc, "cannot walk table %s", table);
+out:
+	mdb_cursor_close(cur);
+	return ret;
+}
+
 struct store_one {
 	const char *table;
 	const void *key, *val;
@@ -756,6 +781,14 @@ static int store_migrate_3_to_4(struct store_txn *t)
 	return 0;
 }
 
+/* 4 -> 5: the "journal" and "history" tables of the apply engine
+ * (journal.h); both start empty. */
+static int store_migrate_4_to_5(struct store_txn *t)
+{
+	(void)t;
+	return 0;
+}
+
 /* Each step takes a store at `from` to `to`; run in order, all in the one
  * transaction of store_open(), so a store is never left half-migrated. */
 static const struct store_migration {
@@ -765,6 +798,7 @@ static const struct store_migration {
 	{ 1, 2, store_migrate_1_to_2 },
 	{ 2, 3, store_migrate_2_to_3 },
 	{ 3, 4, store_migrate_3_to_4 },
+	{ 4, 5, store_migrate_4_to_5 },
 };
 
 /*

@@ -36,7 +36,7 @@ struct store;
 struct store_txn;
 
 /* The schema this furrow writes; see the migration table in store.c. */
-#define STORE_SCHEMA_VERSION 4u
+#define STORE_SCHEMA_VERSION 5u
 
 enum store_mode {
 	STORE_READ_WRITE = 0,
@@ -137,6 +137,11 @@ typedef int (*store_foreach_fn)(const void *key, size_t klen,
 int store_foreach(struct store_txn *txn, const char *table,
 		  const void *prefix, size_t plen, store_foreach_fn fn,
 		  void *arg);
+
+/* Like store_foreach() over the whole table, in reverse key order (last
+ * key first).  Same rules for fn and its return. */
+int store_foreach_rev(struct store_txn *txn, const char *table,
+		      store_foreach_fn fn, void *arg);
 
 /* One-shot read: replace out's contents with the value (a copy, so it
  * outlives the transaction).  FURROW_ENOENT (no message) if absent. */
