@@ -93,6 +93,11 @@ static int walk_all_txn(struct store_txn *txn, void *arg)
 	return store_foreach(txn, "meta", NULL, 0, walk_fn, arg);
 }
 
+static int walk_rev_txn(struct store_txn *txn, void *arg)
+{
+	return store_foreach_rev(txn, "meta", walk_fn, arg);
+}
+
 static int txn_ops(struct store_txn *txn, void *arg)
 {
 	const void *v;
@@ -186,6 +191,19 @@ static void test_basic(void)
 	   strstr(w.seen.buf, "instance_id=") != NULL &&
 	   strstr(w.seen.buf, "schema_version=5;") != NULL,
 	   "whole-table walk sees every key: %s", w.seen.buf);
+	strbuf_reset(&w.seen);
+	w.calls = 0;
+	is_int(store_view(st, walk_rev_txn, &w), 0, "reverse walk");
+	ok(strstr(w.seen.buf, "l=x;kc=3;kb=2;ka=1;j=y;") != NULL,
+	   "reverse walk goes from the last key back: %s", w.seen.buf);
+	strbuf_reset(&w.seen);
+	w.calls = 0;
+	w.stop_after = 1;
+	is_int(store_view(st, walk_rev_txn, &w), 42,
+	       "reverse walk stops when the callback says so");
+	ok(w.calls == 1 && !strncmp(w.seen.buf, "schema_version=", 15),
+	   "... after the last key only: %s", w.seen.buf);
+	w.stop_after = 0;
 
 	is_int(store_update(st, txn_fail, NULL), FURROW_EINVAL,
 	       "callback error is returned");
