@@ -17,6 +17,7 @@
 
 #include "child.h"
 #include "error.h"
+#include "fileutil.h"
 #include "limits.h"
 #include "banned.h"
 
@@ -29,23 +30,6 @@
 #define UNDER_ASAN 1
 #endif
 #endif
-
-static int write_all(int fd, const void *buf, size_t len)
-{
-	const char *p = buf;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
 
 static void set_limit(int resource, rlim_t value)
 {
@@ -128,8 +112,8 @@ static __attribute__((noreturn)) void child_main(int fd, pid_t parent,
 	len[1] = (out.len >> 8) & 0xff;
 	len[2] = (out.len >> 16) & 0xff;
 	len[3] = (out.len >> 24) & 0xff;
-	if (out.len > UINT32_MAX || write_all(fd, len, 4) ||
-	    write_all(fd, out.buf, out.len))
+	if (out.len > UINT32_MAX || file_write_all(fd, len, 4) ||
+	    file_write_all(fd, out.buf, out.len))
 		_exit(124);
 	_exit(0);
 }

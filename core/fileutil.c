@@ -34,11 +34,31 @@ static int fsync_dir_of(const char *path)
 	return ret;
 }
 
+int file_write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0) {
+			errno = EIO;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      mode_t mode)
 {
 	struct strbuf tmp = STRBUF_INIT;
-	const char *p = data;
 	int fd = -1, ret = 0;
 
 	strbuf_addf(&tmp, "%s.tmp", path);
@@ -47,17 +67,9 @@ int file_write_atomic(const char *path, const void *data, size_t len,
 		ret = error_errno(FURROW_EIO, "cannot create %s", tmp.buf);
 		goto out;
 	}
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
-			goto out;
-		}
-		p += n;
-		len -= (size_t)n;
+	if (file_write_all(fd, data, len) < 0) {
+		ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
+		goto out;
 	}
 	if (fsync(fd) < 0) {
 		ret = error_errno(FURROW_EIO, "cannot sync %s", tmp.buf);

@@ -16,6 +16,10 @@
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      mode_t mode);
 
+/* Write all len bytes to fd, retrying short writes and EINTR.  Returns 0,
+ * or -1 with errno set (no message recorded: callers name the file). */
+int file_write_all(int fd, const void *buf, size_t len);
+
 /* mkdir -p with mode for the directories it creates. */
 int file_mkdirs(const char *path, mode_t mode);
 

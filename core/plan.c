@@ -31,26 +31,6 @@ const char *plan_action_name(enum plan_action a)
 	BUG("bad plan action %d", (int)a);
 }
 
-/* ---- small value helpers ---------------------------------------------- */
-
-static struct value *put(struct value *t, const char *key)
-{
-	return value_table_add_str(t, key, strlen(key));
-}
-
-static void put_str(struct value *t, const char *key, const char *s)
-{
-	value_set_string(put(t, key), s, strlen(s));
-}
-
-static void put_int(struct value *t, const char *key, long long n)
-{
-	struct value *v = put(t, key);
-
-	v->type = VALUE_INTEGER;
-	v->u.integer = n;
-}
-
 void plan_spec_sha256(char out[65], const struct value *spec)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -120,8 +100,8 @@ static int load_each(const void *key, size_t klen, const void *val,
 		return 0;
 	a = value_table_add_str(apps, key, klen);
 	a->type = VALUE_TABLE;
-	value_set_string(put(a, "spec_sha256"), v, 64);
-	value_set_string(put(a, "commit"), v + 65, 40);
+	value_set_string(value_put(a, "spec_sha256"), v, 64);
+	value_set_string(value_put(a, "commit"), v + 65, 40);
 	value_sort(a);
 	return 0;
 }
@@ -234,28 +214,28 @@ static struct value *make_ctx(const struct config *cfg,
 {
 	struct value *ctx = value_new(VALUE_TABLE), *host, *labels, *commit;
 
-	put_int(ctx, "now", in->now);
-	host = put(ctx, "host");
+	value_put_int(ctx, "now", in->now);
+	host = value_put(ctx, "host");
 	host->type = VALUE_TABLE;
-	put_str(host, "id", cfg->host_id);
-	labels = put(host, "labels");
+	value_put_str(host, "id", cfg->host_id);
+	labels = value_put(host, "labels");
 	labels->type = VALUE_TABLE;
 	for (size_t i = 0; i < cfg->label_count; i++)
-		put_str(labels, cfg->labels[i].key, cfg->labels[i].value);
+		value_put_str(labels, cfg->labels[i].key, cfg->labels[i].value);
 	value_sort(labels);
 	value_sort(host);
-	commit = put(ctx, "commit");
+	commit = value_put(ctx, "commit");
 	commit->type = VALUE_TABLE;
-	put_str(commit, "id", in->commit);
-	put_int(commit, "time", in->commit_time);
+	value_put_str(commit, "id", in->commit);
+	value_put_int(commit, "time", in->commit_time);
 	if (in->signer)
-		put_str(commit, "signer", in->signer);
+		value_put_str(commit, "signer", in->signer);
 	value_sort(commit);
 	if (v->sum->has_serial)
-		put_int(ctx, "serial", v->sum->serial);
-	value_copy_into(put(ctx, "apps"), applied);
+		value_put_int(ctx, "serial", v->sum->serial);
+	value_copy_into(value_put(ctx, "apps"), applied);
 	{
-		struct value *f = put(ctx, "freeze_file");
+		struct value *f = value_put(ctx, "freeze_file");
 
 		f->type = VALUE_BOOLEAN;
 		f->u.boolean = v->freeze_file;
@@ -293,12 +273,12 @@ static int run_policies(struct plan *p, const struct sync_verified *v,
 		ix[n] = i;
 		c = value_table_add_int(changes, (long long)++n);
 		c->type = VALUE_TABLE;
-		put_str(c, "app", it->app);
-		put_str(c, "action", plan_action_name(it->action));
+		value_put_str(c, "app", it->app);
+		value_put_str(c, "action", plan_action_name(it->action));
 		if (spec && it->action != PLAN_REMOVE)
-			value_copy_into(put(c, "spec"), spec);
+			value_copy_into(value_put(c, "spec"), spec);
 		if (cur)
-			value_copy_into(put(c, "current"), cur);
+			value_copy_into(value_put(c, "current"), cur);
 		value_sort(c);
 	}
 	value_sort(changes);

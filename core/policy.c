@@ -93,27 +93,9 @@ void policy_decisions_free(struct policy_decisions *d)
 
 /* --- building value trees ------------------------------------------- */
 
-static struct value *put(struct value *t, const char *key)
-{
-	return value_table_add_str(t, key, strlen(key));
-}
-
-static void put_str(struct value *t, const char *key, const char *s)
-{
-	value_set_string(put(t, key), s, strlen(s));
-}
-
-static void put_int(struct value *t, const char *key, long long n)
-{
-	struct value *v = put(t, key);
-
-	v->type = VALUE_INTEGER;
-	v->u.integer = n;
-}
-
 static void put_bool(struct value *t, const char *key, int b)
 {
-	struct value *v = put(t, key);
+	struct value *v = value_put(t, key);
 
 	v->type = VALUE_BOOLEAN;
 	v->u.boolean = !!b;
@@ -121,7 +103,7 @@ static void put_bool(struct value *t, const char *key, int b)
 
 static struct value *put_table(struct value *t, const char *key)
 {
-	struct value *v = put(t, key);
+	struct value *v = value_put(t, key);
 
 	v->type = VALUE_TABLE;
 	return v;
@@ -144,23 +126,23 @@ static void add_rules(struct value *input)
 		struct value *r = put_table(adj, a->path), *vals;
 
 		if (a->kind == ADJUST_ENUM) {
-			put_str(r, "type", "enum");
+			value_put_str(r, "type", "enum");
 			vals = put_table(r, "values");
 			for (size_t j = 0; a->values[j]; j++)
 				value_set_string(value_table_add_int(vals,
 					(long long)j + 1), a->values[j],
 					strlen(a->values[j]));
 		} else {
-			put_str(r, "type", "number");
+			value_put_str(r, "type", "number");
 			put_bool(r, "integer", a->kind == ADJUST_COUNT);
-			put_int(r, "min", (long long)a->min);
-			put_int(r, "max", (long long)a->max);
+			value_put_int(r, "min", (long long)a->min);
+			value_put_int(r, "max", (long long)a->max);
 			put_bool(r, "above", a->above_min);
 		}
 		sorted(r);
 	}
 	sorted(adj);
-	put_int(rules, "reason_bytes", LIMIT_POLICY_REASON_BYTES);
+	value_put_int(rules, "reason_bytes", LIMIT_POLICY_REASON_BYTES);
 	sorted(rules);
 }
 
@@ -175,10 +157,10 @@ static struct value *input_new(const struct value *ctx,
 {
 	struct value *input = value_new(VALUE_TABLE);
 
-	*put(input, "changes") = *changes;
-	*put(input, "ctx") = *ctx;
+	*value_put(input, "changes") = *changes;
+	*value_put(input, "ctx") = *ctx;
 	if (options)
-		*put(input, "options") = *options;
+		*value_put(input, "options") = *options;
 	else
 		put_table(input, "options"); /* no entries: nothing to free */
 	add_rules(input);
@@ -566,23 +548,23 @@ struct value *policy_decisions_to_value(const struct policy_decisions *d)
 	struct value *root = value_new(VALUE_TABLE);
 	struct value *list;
 
-	put_str(root, "policy", d->policy);
-	put_str(root, "sha256", d->sha256);
+	value_put_str(root, "policy", d->policy);
+	value_put_str(root, "sha256", d->sha256);
 	list = put_table(root, "decisions");
 	for (size_t i = 0; i < d->count; i++) {
 		const struct policy_decision *x = &d->decisions[i];
 		struct value *rec = value_table_add_int(list, (long long)i + 1);
 
 		rec->type = VALUE_TABLE;
-		put_str(rec, "app", x->app);
-		put_str(rec, "verdict", policy_verdict_name(x->verdict));
+		value_put_str(rec, "app", x->app);
+		value_put_str(rec, "verdict", policy_verdict_name(x->verdict));
 		put_bool(rec, "decided", x->decided);
 		if (x->reason)
-			put_str(rec, "reason", x->reason);
+			value_put_str(rec, "reason", x->reason);
 		if (x->has_until)
-			put_int(rec, "until", x->until);
+			value_put_int(rec, "until", x->until);
 		if (x->adjust)
-			value_copy_into(put(rec, "adjust"), x->adjust);
+			value_copy_into(value_put(rec, "adjust"), x->adjust);
 		sorted(rec);
 	}
 	sorted(root);

@@ -365,23 +365,6 @@ fail:
 	return -1;
 }
 
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 int slot_stage_file(struct slot_stage *st, const char *relpath,
 		    const void *data, size_t len, mode_t mode)
 {
@@ -441,7 +424,7 @@ int slot_stage_file(struct slot_stage *st, const char *relpath,
 		goto out;
 	}
 	created = 1;
-	if (write_all(fd, data, len) < 0) {
+	if (file_write_all(fd, data, len) < 0) {
 		ret = io_error("write", s, st->slot, relpath);
 		goto out;
 	}
@@ -579,7 +562,7 @@ int slots_stage_commit(struct slot_stage *st,
 		ret = io_error("create", s, st->slot, MANIFEST_TMP);
 		goto out;
 	}
-	if (write_all(fd, m.buf, m.len) < 0) {
+	if (file_write_all(fd, m.buf, m.len) < 0) {
 		ret = io_error("write", s, st->slot, MANIFEST_TMP);
 		goto out;
 	}

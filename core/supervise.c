@@ -21,6 +21,7 @@
 
 #include "bug.h"
 #include "error.h"
+#include "fileutil.h"
 #include "limits.h"
 #include "supervise.h"
 #include "banned.h"
@@ -323,21 +324,6 @@ static void reset_signals(void)
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, p, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return -1;
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 struct logw {
 	int dir;                 /* log_dir */
 	int fd;                  /* current.log, -1 if not open */
@@ -407,7 +393,7 @@ static void log_write(struct logw *w, const char *p, size_t len)
 				continue;
 			}
 		}
-		if (w->fd < 0 || write_all(w->fd, p, n) < 0)
+		if (w->fd < 0 || file_write_all(w->fd, p, n) < 0)
 			return;
 		w->size += n;
 		p += n;
@@ -444,7 +430,7 @@ static __attribute__((noreturn)) void fail(int status_fd, int stage)
 {
 	struct start_failure f = { stage, errno };
 
-	(void)write_all(status_fd, (const char *)&f, sizeof(f));
+	(void)file_write_all(status_fd, (const char *)&f, sizeof(f));
 	_exit(127);
 }
 

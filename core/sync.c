@@ -33,19 +33,6 @@
 
 /* ---- small value-tree helpers for the child results --------------------- */
 
-static void put_str(struct value *t, const char *key, const char *s, size_t len)
-{
-	value_set_string(value_table_add_str(t, key, strlen(key)), s, len);
-}
-
-static void put_int(struct value *t, const char *key, long long n)
-{
-	struct value *v = value_table_add_str(t, key, strlen(key));
-
-	v->type = VALUE_INTEGER;
-	v->u.integer = n;
-}
-
 static const char *get_str(const struct value *t, const char *key, size_t *len)
 {
 	const struct value *v = value_get(t, key);
@@ -182,9 +169,9 @@ static void fetch_in_child(struct strbuf *out, void *arg)
 		goto out;
 	}
 	t = value_new(VALUE_TABLE);
-	put_str(t, "tip", res.tip, strlen(res.tip));
-	put_int(t, "recovered", res.recovered || gitsync_recovered(gs));
-	put_int(t, "received_bytes", (long long)res.received_bytes);
+	value_put_strn(t, "tip", res.tip, strlen(res.tip));
+	value_put_int(t, "recovered", res.recovered || gitsync_recovered(gs));
+	value_put_int(t, "received_bytes", (long long)res.received_bytes);
 	value_sort(t);
 	valuecodec_encode(out, t);
 out:
@@ -274,7 +261,7 @@ static int lua_walk_entry(const struct gitsync_entry *e, void *arg)
 				LIMIT_DESIRED_INCLUDE_BYTES);
 		goto out;
 	}
-	put_str(w->files, path.buf, w->sb.buf, w->sb.len);
+	value_put_strn(w->files, path.buf, w->sb.buf, w->sb.len);
 out:
 	strbuf_release(&path);
 	return ret;
@@ -350,14 +337,14 @@ static void read_in_child(struct strbuf *out, void *arg)
 		goto fail;
 	}
 	t = value_new(VALUE_TABLE);
-	put_str(t, "commit", tip, strlen(tip));
+	value_put_strn(t, "commit", tip, strlen(tip));
 	if ((ret = gitsync_commit_raw(gs, tip, &sb)))
 		goto fail;
-	put_str(t, "raw", sb.buf, sb.len);
+	value_put_strn(t, "raw", sb.buf, sb.len);
 	if ((ret = gitsync_commit_info(gs, tip, &info)))
 		goto fail;
-	put_int(t, "time", info.time);
-	put_str(t, "summary", info.summary, strlen(info.summary));
+	value_put_int(t, "time", info.time);
+	value_put_strn(t, "summary", info.summary, strlen(info.summary));
 	if (job->ancestor) {
 		ret = gitsync_is_descendant(gs, tip, job->ancestor, &descends);
 		/* The accepted commit missing from a re-fetched history is
@@ -366,7 +353,7 @@ static void read_in_child(struct strbuf *out, void *arg)
 			descends = 0;
 		else if (ret)
 			goto fail;
-		put_int(t, "descends", descends);
+		value_put_int(t, "descends", descends);
 	}
 	files = value_table_add_str(t, "files", 5);
 	files->type = VALUE_TABLE;
@@ -377,10 +364,10 @@ static void read_in_child(struct strbuf *out, void *arg)
 
 		ret = gitsync_read_blob(gs, tip, path, LIMIT_DESIRED_FILE_BYTES, &sb);
 		if (ret)
-			put_str(errors, path, error_message(),
+			value_put_strn(errors, path, error_message(),
 				strlen(error_message()));
 		else
-			put_str(files, path, sb.buf, sb.len);
+			value_put_strn(files, path, sb.buf, sb.len);
 	}
 	if (job->lua_files) {
 		struct value *lua = value_table_add_str(t, "lua", 3);

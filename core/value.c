@@ -62,6 +62,29 @@ struct value *value_table_add_int(struct value *t, long long key)
 	return &e->val;
 }
 
+struct value *value_put(struct value *t, const char *key)
+{
+	return value_table_add_str(t, key, strlen(key));
+}
+
+void value_put_str(struct value *t, const char *key, const char *s)
+{
+	value_set_string(value_put(t, key), s, strlen(s));
+}
+
+void value_put_strn(struct value *t, const char *key, const char *s, size_t len)
+{
+	value_set_string(value_put(t, key), s, len);
+}
+
+void value_put_int(struct value *t, const char *key, long long n)
+{
+	struct value *v = value_put(t, key);
+
+	v->type = VALUE_INTEGER;
+	v->u.integer = n;
+}
+
 static int key_cmp(const struct value *a, const struct value *b)
 {
 	size_t n;

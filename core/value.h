@@ -53,6 +53,14 @@ void value_set_string(struct value *v, const char *s, size_t len);
 /* Append an entry; keys are adopted by copy.  Call value_sort() after. */
 struct value *value_table_add_str(struct value *t, const char *key, size_t klen);
 struct value *value_table_add_int(struct value *t, long long key);
+/* Add a string-keyed entry and return its (nil) value slot, or set it to
+ * a C string, len bytes (NULs allowed), or an integer.  Call value_sort()
+ * after building the table. */
+struct value *value_put(struct value *t, const char *key);
+void value_put_str(struct value *t, const char *key, const char *s);
+void value_put_strn(struct value *t, const char *key, const char *s, size_t len);
+void value_put_int(struct value *t, const char *key, long long n);
+
 /* Sort a table's entries (see top); returns -1 if two keys are equal. */
 int value_sort(struct value *t);
 
