@@ -41,6 +41,14 @@ int cmd_sync(struct cmd_context *ctx, int argc, char **argv);
 int cmd_verify(struct cmd_context *ctx, int argc, char **argv);
 int cmd_status(struct cmd_context *ctx, int argc, char **argv);
 int cmd_plan(struct cmd_context *ctx, int argc, char **argv);
+int cmd_apply(struct cmd_context *ctx, int argc, char **argv);
+int cmd_run(struct cmd_context *ctx, int argc, char **argv);
+int cmd_history(struct cmd_context *ctx, int argc, char **argv);
+int cmd_rollback(struct cmd_context *ctx, int argc, char **argv);
+
+/* The clock: FURROW_NOW=<epoch seconds> if set (tests, reproducing a
+ * plan), else time().  Records an error for a malformed value. */
+int cmd_now(long long *now);
 
 /* Load the agent config and apply its log settings (unless given on the
  * command line).  Prints the error; returns 0 or EXIT_FAILURE_. */

@@ -35,7 +35,7 @@ static int plan_help(void)
 
 /* The injected clock: FURROW_NOW if set (for tests and for reproducing
  * a plan byte for byte), else the real time. */
-static int plan_now(long long *now)
+int cmd_now(long long *now)
 {
 	const char *s = getenv("FURROW_NOW");
 	char *end;
@@ -162,7 +162,7 @@ int cmd_plan(struct cmd_context *ctx, int argc, char **argv)
 	}
 	if ((code = cmd_load_config(ctx, &cfg)))
 		return code;
-	if ((ret = plan_now(&now)))
+	if ((ret = cmd_now(&now)))
 		goto fail;
 	/* Read-only: planning never writes, and must work beside a running
 	 * agent that holds the store's lock. */

@@ -7,7 +7,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "apply.h"
 #include "cmd.h"
+#include "value.h"
 #include "config.h"
 #include "error.h"
 #include "log.h"
@@ -37,6 +39,65 @@ static void add_age(struct strbuf *sb, long long secs)
 		strbuf_addf(sb, "%lldd", secs / 86400);
 }
 
+static const char *str(const struct value *t, const char *key)
+{
+	const struct value *v = value_get(t, key);
+
+	return v && v->type == VALUE_STRING ? v->u.string.ptr : NULL;
+}
+
+static long long num(const struct value *t, const char *key)
+{
+	const struct value *v = value_get(t, key);
+
+	return v && v->type == VALUE_INTEGER ? v->u.integer : 0;
+}
+
+static void print_apps(struct strbuf *sb, const struct value *ap,
+		       long long now)
+{
+	const struct value *pass = value_get(ap, "last_pass");
+	const struct value *apps = value_get(ap, "apps");
+
+	if (pass) {
+		strbuf_addf(sb, "applied       %s", str(pass, "commit"));
+		if (value_get(pass, "serial"))
+			strbuf_addf(sb, " (serial %lld)", num(pass, "serial"));
+		strbuf_addstr(sb, "\nlast pass     ");
+		add_age(sb, now - num(pass, "time"));
+		strbuf_addf(sb, " ago, exit %lld, plan sha256:%s\n",
+			    num(pass, "exit"), str(pass, "plan_sha256"));
+	}
+	if (!apps->u.table.count) {
+		strbuf_addstr(sb, "apps          (none applied)\n");
+		return;
+	}
+	strbuf_addstr(sb, "apps\n");
+	for (size_t i = 0; i < apps->u.table.count; i++) {
+		const struct value *a = &apps->u.table.entries[i].val;
+		const struct value *held = value_get(a, "held");
+		const struct value *lock = value_get(a, "update_lock");
+
+		strbuf_addf(sb, "  %-20s %-8s slot %s  %-9s commit %.12s",
+			    str(a, "app"), str(a, "kind") ? str(a, "kind") : "?",
+			    str(a, "slot") ? str(a, "slot") : "-",
+			    str(a, "health"), str(a, "commit"));
+		if (num(a, "changed")) {
+			strbuf_addstr(sb, "  changed ");
+			add_age(sb, now - num(a, "changed"));
+			strbuf_addstr(sb, " ago");
+		}
+		strbuf_addch(sb, '\n');
+		if (held)
+			strbuf_addf(sb, "    held: %.12s of commit %.12s: %s\n",
+				    str(held, "spec_sha256"), str(held, "commit"),
+				    str(held, "reason"));
+		if (lock)
+			strbuf_addf(sb, "    update lock: %s\n",
+				    str(lock, "reason"));
+	}
+}
+
 int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 {
 	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
@@ -45,6 +106,7 @@ int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 	struct store *st = NULL;
 	struct sync_state s;
 	long long now = (long long)time(NULL), age, fetch_age;
+	struct value *ap = NULL;
 	int json = 0, code, stale;
 
 	memset(&s, 0, sizeof(s));
@@ -71,6 +133,11 @@ int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 	fetch_age = s.fetch_ok_at ? now - s.fetch_ok_at : -1;
 	stale = cfg->source.max_age > 0 && s.accepted[0] &&
 		age > (long long)cfg->source.max_age;
+	if (st && apply_status(&ap, cfg, st)) {
+		cmd_error(NULL);
+		code = EXIT_FAILURE_;
+		goto out;
+	}
 	if (stale)
 		log_event(LOG_WARN, "sync.stale", "newest verified commit is older "
 			  "than source.max_age", "commit", s.accepted, NULL);
@@ -102,6 +169,16 @@ int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 			strbuf_addstr(&sb, ",\"last_attempt_age_seconds\":null");
 		cmd_json_str(&sb, "fetch_error", s.fetch_error, 0);
 		cmd_json_str(&sb, "verify_error", s.verify_error, 0);
+		strbuf_addstr(&sb, ",\"last_pass\":");
+		if (ap && value_get(ap, "last_pass"))
+			value_to_json(&sb, value_get(ap, "last_pass"), 0);
+		else
+			strbuf_addstr(&sb, "null");
+		strbuf_addstr(&sb, ",\"apps\":");
+		if (ap && value_get(ap, "apps")->u.table.count)
+			value_to_json(&sb, value_get(ap, "apps"), 0);
+		else
+			strbuf_addstr(&sb, "[]");
 		strbuf_addstr(&sb, "}\n");
 	} else {
 		strbuf_addf(&sb, "host          %s\n", cfg->host_id);
@@ -137,12 +214,15 @@ int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 		}
 		if (s.verify_error)
 			strbuf_addf(&sb, "verify error  %s\n", s.verify_error);
+		if (ap)
+			print_apps(&sb, ap, now);
 	}
 	fwrite(sb.buf, 1, sb.len, stdout);
 	code = EXIT_OK;
 out:
 	strbuf_release(&sb);
 	sync_state_release(&s);
+	value_free(ap);
 	store_free(st);
 	config_free(cfg);
 	return code;

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cmd.h"
+#include "control.h"
 #include "config.h"
 #include "error.h"
 #include "store.h"
@@ -19,7 +20,8 @@
 static int sync_help(void)
 {
 	fputs("usage: furrow [-c FILE] sync [--bundle FILE] [--wait SECONDS]\n"
-	      "                          [--allow-downgrade] [--json]\n\n"
+	      "                          [--allow-downgrade] [--json]\n"
+	      "       furrow [-c FILE] sync --now\n\n"
 	      "Fetch source.ref once and verify the commit: its SSH signature\n"
 	      "against trust.commit_signers, that it descends from the commit\n"
 	      "accepted before, that its serial is not lower, and the detached\n"
@@ -31,7 +33,9 @@ static int sync_help(void)
 	      "  --allow-downgrade  accept a commit that does not descend from the\n"
 	      "                     accepted one, or has a lower serial (deliberate\n"
 	      "                     downgrade by an operator on this host)\n"
-	      "  --json             print the result as JSON\n\n"
+	      "  --json             print the result as JSON\n"
+	      "  --now              ask the running daemon (`furrow run`) for a\n"
+	      "                     pass at once, through its control socket\n\n"
 	      "Exit: 0 accepted, 1 error (fetch, I/O), 3 verification failed.\n",
 	      stdout);
 	return EXIT_OK;
@@ -110,17 +114,40 @@ void cmd_print_sync(const struct sync_result *r, int json, const char *verdict)
 	strbuf_release(&sb);
 }
 
+/* --now: ask the running daemon for a pass through its control socket. */
+static int sync_now(struct config *cfg)
+{
+	struct strbuf reply = STRBUF_INIT;
+	int ok = 0, code = EXIT_OK;
+
+	if (control_request(cfg->state_dir, "sync-now", NULL, 5000, &reply,
+			    &ok)) {
+		cmd_error(NULL);
+		code = EXIT_FAILURE_;
+	} else if (!ok) {
+		fprintf(stderr, "furrow: the daemon refused: %s\n", reply.buf);
+		code = EXIT_FAILURE_;
+	} else {
+		printf("%s\n", reply.buf);
+	}
+	strbuf_release(&reply);
+	config_free(cfg);
+	return code;
+}
+
 int cmd_sync(struct cmd_context *ctx, int argc, char **argv)
 {
 	struct sync_options o = { NULL, 0, 0, 0 };
 	struct config *cfg = NULL;
 	struct store *st = NULL;
 	struct sync_result r;
-	int json = 0, ret, code;
+	int json = 0, now = 0, ret, code;
 
 	for (int i = 1; i < argc; i++) {
 		if (cmd_is_help(argv[i]))
 			return sync_help();
+		else if (!strcmp(argv[i], "--now"))
+			now = 1;
 		else if (!strcmp(argv[i], "--json"))
 			json = 1;
 		else if (!strcmp(argv[i], "--allow-downgrade"))
@@ -143,6 +170,8 @@ int cmd_sync(struct cmd_context *ctx, int argc, char **argv)
 	o.progress = isatty(2);
 	if ((code = cmd_load_config(ctx, &cfg)))
 		return code;
+	if (now)
+		return sync_now(cfg);
 	if (store_open(&st, cfg->state_dir, NULL)) {
 		cmd_error(NULL);
 		config_free(cfg);

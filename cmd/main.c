@@ -15,8 +15,12 @@
 #include "banned.h"
 
 const struct command commands[] = {
+	{ "apply", cmd_apply, "one pass: sync, verify, plan, apply through the A/B slots" },
 	{ "check", cmd_check, "validate the agent config and print it normalised" },
+	{ "history", cmd_history, "deployments, rollbacks and drift repairs" },
 	{ "plan", cmd_plan, "show what an apply would change and what the policies say" },
+	{ "rollback", cmd_rollback, "switch an app back to its other slot" },
+	{ "run", cmd_run, "the daemon: a pass every interval, control socket, signals" },
 	{ "status", cmd_status, "show the accepted commit, its signer and freshness" },
 	{ "sync", cmd_sync, "fetch and verify the desired state once" },
 	{ "verify", cmd_verify, "check the signatures of a fetched commit (auditor's view)" },

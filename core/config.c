@@ -30,6 +30,7 @@ enum kind {
 	K_URL_HTTP,    /* https, or http (for loopback collectors) */
 	K_URL_HTTPS,   /* https only */
 	K_SECONDS,
+	K_COUNT,       /* an integer from 1 to the field's max_num */
 	K_FRACTION,
 	K_BOOL,
 	K_LABELS,
@@ -48,40 +49,48 @@ struct field {
 	unsigned flags;
 	const char *def_str;
 	double def_num;
+	double max_num;    /* K_COUNT only */
 };
 
 #define OFF(m) offsetof(struct config, m)
 
 static const struct field fields[] = {
-	{ "host.id", K_ID, OFF(host_id), F_REQUIRED, NULL, 0 },
-	{ "host.labels", K_LABELS, 0, 0, NULL, 0 },
-	{ "source.url", K_URL_SOURCE, OFF(source.url), F_REQUIRED, NULL, 0 },
-	{ "source.ref", K_REF, OFF(source.ref), 0, "refs/heads/main", 0 },
-	{ "source.ca_file", K_PATH, OFF(source.ca_file), F_EXISTS, NULL, 0 },
-	{ "source.token_file", K_PATH, OFF(source.token_file), F_EXISTS, NULL, 0 },
-	{ "source.interval", K_SECONDS, OFF(source.interval), 0, NULL, 60 },
-	{ "source.jitter", K_FRACTION, OFF(source.jitter), 0, NULL, 0.2 },
-	{ "source.timeout", K_SECONDS, OFF(source.timeout), 0, NULL, 30 },
-	{ "source.max_age", K_SECONDS, OFF(source.max_age), F_ZERO_OK, NULL, 0 },
-	{ "source.insecure", K_BOOL, OFF(source.insecure), 0, NULL, 0 },
+	{ "host.id", K_ID, OFF(host_id), F_REQUIRED, NULL, 0, 0 },
+	{ "host.labels", K_LABELS, 0, 0, NULL, 0, 0 },
+	{ "source.url", K_URL_SOURCE, OFF(source.url), F_REQUIRED, NULL, 0, 0 },
+	{ "source.ref", K_REF, OFF(source.ref), 0, "refs/heads/main", 0, 0 },
+	{ "source.ca_file", K_PATH, OFF(source.ca_file), F_EXISTS, NULL, 0, 0 },
+	{ "source.token_file", K_PATH, OFF(source.token_file), F_EXISTS, NULL, 0, 0 },
+	{ "source.interval", K_SECONDS, OFF(source.interval), 0, NULL, 60, 0 },
+	{ "source.jitter", K_FRACTION, OFF(source.jitter), 0, NULL, 0.2, 0 },
+	{ "source.timeout", K_SECONDS, OFF(source.timeout), 0, NULL, 30, 0 },
+	{ "source.max_age", K_SECONDS, OFF(source.max_age), F_ZERO_OK, NULL, 0, 0 },
+	{ "source.insecure", K_BOOL, OFF(source.insecure), 0, NULL, 0, 0 },
 	{ "trust.commit_signers", K_PATH, OFF(trust.commit_signers),
-	  F_REQUIRED | F_EXISTS, NULL, 0 },
+	  F_REQUIRED | F_EXISTS, NULL, 0, 0 },
 	{ "trust.policy_signers", K_PATH, OFF(trust.policy_signers), F_EXISTS,
-	  NULL, 0 },
-	{ "state_dir", K_PATH, OFF(state_dir), 0, "/var/lib/furrow", 0 },
+	  NULL, 0, 0 },
+	{ "state_dir", K_PATH, OFF(state_dir), 0, "/var/lib/furrow", 0, 0 },
 	{ "containers.socket", K_PATH, OFF(containers.socket), 0,
-	  "/run/podman/podman.sock", 0 },
-	{ "report.url", K_URL_HTTP, OFF(report.url), 0, NULL, 0 },
-	{ "report.ca_file", K_PATH, OFF(report.ca_file), F_EXISTS, NULL, 0 },
-	{ "report.token_file", K_PATH, OFF(report.token_file), F_EXISTS, NULL, 0 },
-	{ "report.interval", K_SECONDS, OFF(report.interval), 0, NULL, 300 },
-	{ "metrics.textfile", K_PATH, OFF(metrics.textfile), 0, NULL, 0 },
-	{ "backup.key_file", K_PATH, OFF(backup.key_file), F_EXISTS, NULL, 0 },
-	{ "backup.offsite.url", K_URL_HTTPS, OFF(backup.offsite_url), 0, NULL, 0 },
+	  "/run/podman/podman.sock", 0, 0 },
+	{ "report.url", K_URL_HTTP, OFF(report.url), 0, NULL, 0, 0 },
+	{ "report.ca_file", K_PATH, OFF(report.ca_file), F_EXISTS, NULL, 0, 0 },
+	{ "report.token_file", K_PATH, OFF(report.token_file), F_EXISTS, NULL, 0, 0 },
+	{ "report.interval", K_SECONDS, OFF(report.interval), 0, NULL, 300, 0 },
+	{ "metrics.textfile", K_PATH, OFF(metrics.textfile), 0, NULL, 0, 0 },
+	{ "backup.key_file", K_PATH, OFF(backup.key_file), F_EXISTS, NULL, 0, 0 },
+	{ "backup.offsite.url", K_URL_HTTPS, OFF(backup.offsite_url), 0, NULL, 0, 0 },
 	{ "backup.offsite.token_file", K_PATH, OFF(backup.offsite_token_file),
-	  F_EXISTS, NULL, 0 },
-	{ "log.format", K_LOG_FORMAT, OFF(log.format), 0, "logfmt", 0 },
-	{ "log.level", K_LOG_LEVEL, OFF(log.level), 0, "info", 0 },
+	  F_EXISTS, NULL, 0, 0 },
+	{ "apply.parallel", K_COUNT, OFF(apply.parallel), 0, NULL, 4, 64 },
+	{ "apply.retry_failed", K_SECONDS, OFF(apply.retry_failed), F_ZERO_OK,
+	  NULL, 0, 0 },
+	{ "apply.stop_timeout", K_SECONDS, OFF(apply.stop_timeout), 0, NULL, 10, 0 },
+	{ "apply.log_max_bytes", K_COUNT, OFF(apply.log_max_bytes), 0, NULL,
+	  1048576, 1073741824 },
+	{ "apply.log_keep", K_COUNT, OFF(apply.log_keep), 0, NULL, 3, 100 },
+	{ "log.format", K_LOG_FORMAT, OFF(log.format), 0, "logfmt", 0, 0 },
+	{ "log.level", K_LOG_LEVEL, OFF(log.level), 0, "info", 0, 0 },
 };
 
 #define NFIELDS (sizeof(fields) / sizeof(*fields))
@@ -417,6 +426,16 @@ static void check_field(struct loader *ld, const struct field *f,
 
 	ld->seen[f - fields] = 1;
 	switch (f->kind) {
+	case K_COUNT:
+		if (v->type != VALUE_INTEGER)
+			goto wrong_type;
+		if (v->u.integer < 1 || (double)v->u.integer > f->max_num) {
+			report(ld, FURROW_EINVAL, f->key, "%lld is out of range "
+			       "(1 to %.0f)", v->u.integer, f->max_num);
+			return;
+		}
+		*(double *)((char *)ld->cfg + f->offset) = (double)v->u.integer;
+		return;
 	case K_SECONDS:
 	case K_FRACTION:
 		if (v->type != VALUE_INTEGER && v->type != VALUE_NUMBER)
@@ -457,6 +476,7 @@ wrong_type:
 	report(ld, FURROW_EINVAL, f->key, "expected %s, got %s",
 	       f->kind == K_BOOL ? "a boolean" :
 	       f->kind == K_LABELS ? "a table of strings" :
+	       f->kind == K_COUNT ? "an integer" :
 	       f->kind == K_SECONDS || f->kind == K_FRACTION ? "a number" :
 	       "a string", value_type_name(v->type));
 }
@@ -524,6 +544,7 @@ static void apply_defaults(struct loader *ld)
 		}
 		switch (f->kind) {
 		case K_SECONDS:
+		case K_COUNT:
 		case K_FRACTION:
 			*(double *)((char *)ld->cfg + f->offset) = f->def_num;
 			break;
@@ -680,6 +701,7 @@ void config_free(struct config *cfg)
 		const struct field *f = &fields[i];
 
 		if (f->kind != K_SECONDS && f->kind != K_FRACTION &&
+		    f->kind != K_COUNT &&
 		    f->kind != K_BOOL && f->kind != K_LABELS &&
 		    f->kind != K_LOG_FORMAT && f->kind != K_LOG_LEVEL)
 			free(*(char **)((char *)cfg + f->offset));
@@ -745,6 +767,7 @@ static struct value *config_tree(const struct config *cfg)
 		leaf = leaf ? leaf + 1 : f->key;
 		switch (f->kind) {
 		case K_SECONDS:
+		case K_COUNT:
 		case K_FRACTION: {
 			double d = *(const double *)((const char *)cfg + f->offset);
 

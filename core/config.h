@@ -72,6 +72,15 @@ struct config {
 	} backup;
 
 	struct {
+		double parallel;     /* apps updated at once, 1..64 */
+		double retry_failed; /* seconds before a failed spec is tried
+		                        again on the same commit; 0: never */
+		double stop_timeout; /* SIGTERM to SIGKILL, seconds */
+		double log_max_bytes; /* per service log file */
+		double log_keep;     /* rotated service log files kept */
+	} apply;
+
+	struct {
 		int format; /* enum log_format */
 		int level;  /* enum log_level */
 	} log;

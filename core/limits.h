@@ -141,6 +141,15 @@
 #define LIMIT_SLOT_DRIFT          1000    /* differences kept in one report */
 /* --- end app slots --- */
 
+/* --- App files read from a commit (core/sync_tree.c): one directory,
+ *     recursively, for staging into a slot --- */
+#define LIMIT_TREE_FILES          LIMIT_SLOT_FILES /* files below the directory */
+#define LIMIT_TREE_BYTES          (48u * 1024 * 1024) /* their total size; they
+                                             travel through the child pipe,
+                                             LIMIT_CHILD_OUTPUT_BYTES (checked
+                                             at compile time in sync_tree.c) */
+/* --- end app files --- */
+
 /* --- Supervised services (core/supervise.c) --- */
 #define LIMIT_SERVICE_KILL_WAIT_MS    5000u  /* after SIGKILL, for the group */
 #define LIMIT_SERVICE_GROUPS          256    /* supplementary groups of the user */
@@ -156,5 +165,18 @@
 #define LIMIT_HISTORY_LIST         1000   /* entries one history_list() returns */
 #define LIMIT_HISTORY_SCAN         100000 /* entries it reads to find them */
 /* --- end apply journal --- */
+
+/* --- Update locks (core/updlock.c): apps/<app>/data/.furrow-lock --- */
+#define LIMIT_UPDLOCK_BYTES        4096u  /* the whole lock file */
+#define LIMIT_UPDLOCK_REASON_BYTES 200u   /* reason kept from its first line */
+/* --- end update locks --- */
+
+/* --- Control socket (core/control.c): STATE_DIR/control.sock --- */
+#define LIMIT_CONTROL_LINE_BYTES   512u   /* one request, newline included */
+#define LIMIT_CONTROL_REPLY_BYTES  4096u  /* one reply, newline included */
+#define LIMIT_CONTROL_READ_MS      2000u  /* to receive a request, or to
+                                             send a reply, after accept */
+#define LIMIT_CONTROL_BACKLOG      16     /* connections waiting for accept */
+/* --- end control socket --- */
 
 #endif

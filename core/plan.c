@@ -379,6 +379,8 @@ int plan_build(struct plan **out, const struct config *cfg,
 		it = add_item(p, a->name);
 		it->kind = xstrdup(appspec_kind_name(a->kind));
 		plan_spec_sha256(it->spec_sha256, spec);
+		it->spec = value_new(VALUE_NIL);
+		value_copy_into(it->spec, spec);
 		if (cur) {
 			const struct value *h = value_get(cur, "spec_sha256");
 
@@ -522,6 +524,7 @@ void plan_free(struct plan *p)
 		free(p->items[i].kind);
 		free(p->items[i].reason);
 		free(p->items[i].policy);
+		value_free(p->items[i].spec);
 		value_free(p->items[i].adjust);
 	}
 	free(p->items);

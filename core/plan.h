@@ -50,6 +50,9 @@ struct plan_item {
 	 * { strategy = "stop-first" }; NULL if none.  Not kept for a denied
 	 * change.  Apply overlays it on the spec. */
 	struct value *adjust;
+	/* The desired spec as furrow.lua wrote it (a copy; what spec_sha256
+	 * covers); NULL for a removal.  Not part of the plan's JSON. */
+	struct value *spec;
 };
 
 struct plan {

@@ -972,3 +972,53 @@ int slots_switch(struct slots *s, int slot)
 				   s->app, s->path);
 	return 0;
 }
+
+/* --- removal --------------------------------------------------------------- */
+
+int slots_unset_current(struct slots *s)
+{
+	if (unlinkat(s->fd, "current", 0) < 0 && errno != ENOENT)
+		return error_errno(FURROW_EIO, "app %s: cannot remove %s/current",
+				   s->app, s->path);
+	if (fsync(s->fd) < 0)
+		return error_errno(FURROW_EIO, "app %s: cannot sync directory %s",
+				   s->app, s->path);
+	return 0;
+}
+
+int slots_remove_entry(struct slots *s, const char *name)
+{
+	struct strbuf path = STRBUF_INIT;
+	struct stat st;
+	int fd, ret = 0;
+
+	if (!*name || strchr(name, '/') || !strcmp(name, ".") ||
+	    !strcmp(name, ".."))
+		BUG("slots_remove_entry: bad name %s", name);
+	if (fstatat(s->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		return error_errno(FURROW_EIO, "app %s: cannot stat %s/%s",
+				   s->app, s->path, name);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fd = openat(s->fd, name, DIR_FLAGS);
+		if (fd < 0)
+			return error_errno(FURROW_EIO, "app %s: cannot open %s/%s",
+					   s->app, s->path, name);
+		strbuf_addf(&path, "%s/%s", s->path, name);
+		ret = empty_dir(fd, &path, 1);
+		strbuf_release(&path);
+		if (!ret && unlinkat(s->fd, name, AT_REMOVEDIR) < 0 &&
+		    errno != ENOENT)
+			ret = error_errno(FURROW_EIO, "app %s: cannot remove "
+					  "%s/%s", s->app, s->path, name);
+	} else if (unlinkat(s->fd, name, 0) < 0 && errno != ENOENT) {
+		ret = error_errno(FURROW_EIO, "app %s: cannot remove %s/%s",
+				  s->app, s->path, name);
+	}
+	if (!ret && fsync(s->fd) < 0)
+		ret = error_errno(FURROW_EIO, "app %s: cannot sync directory %s",
+				  s->app, s->path);
+	return ret;
+}

@@ -189,4 +189,18 @@ void slot_report_release(struct slot_report *report);
  */
 int slots_switch(struct slots *s, int slot);
 
+/*
+ * Remove `current`, so that no slot is active (undoing a first install,
+ * or removing an app), and sync apps/<app>/.
+ */
+int slots_unset_current(struct slots *s);
+
+/*
+ * Remove apps/<app>/<name> - a slot, `data`, or another entry the apply
+ * engine keeps there - and everything below it, never following a
+ * symlink; absent is success.  name is one path component (BUG()
+ * otherwise).  Used to remove an app that left the desired state.
+ */
+int slots_remove_entry(struct slots *s, const char *name);
+
 #endif

@@ -38,6 +38,7 @@ static const char *const store_tables[] = {
 	"apps", /* per applied app: its spec's sha256 and commit (plan.h) */
 	"journal", /* per app with an update in flight: its intent (journal.h) */
 	"history", /* append-only apply events by sequence (journal.h) */
+	"runtime", /* per app: health, last change, held spec (apply.h) */
 };
 #define STORE_NTABLES (sizeof(store_tables) / sizeof(store_tables[0]))
 #define TABLE_META 0
@@ -789,6 +790,14 @@ static int store_migrate_4_to_5(struct store_txn *t)
 	return 0;
 }
 
+/* 5 -> 6: the "runtime" table of the apply engine (apply_state.c): what
+ * the last pass saw of each app; starts empty. */
+static int store_migrate_5_to_6(struct store_txn *t)
+{
+	(void)t;
+	return 0;
+}
+
 /* Each step takes a store at `from` to `to`; run in order, all in the one
  * transaction of store_open(), so a store is never left half-migrated. */
 static const struct store_migration {
@@ -799,6 +808,7 @@ static const struct store_migration {
 	{ 2, 3, store_migrate_2_to_3 },
 	{ 3, 4, store_migrate_3_to_4 },
 	{ 4, 5, store_migrate_4_to_5 },
+	{ 5, 6, store_migrate_5_to_6 },
 };
 
 /*

@@ -36,7 +36,7 @@ struct store;
 struct store_txn;
 
 /* The schema this furrow writes; see the migration table in store.c. */
-#define STORE_SCHEMA_VERSION 5u
+#define STORE_SCHEMA_VERSION 6u
 
 enum store_mode {
 	STORE_READ_WRITE = 0,

@@ -35,12 +35,12 @@ struct start_failure {
 	int err;
 };
 
-enum { STAGE_FD, STAGE_FORK_LOG, STAGE_CHDIR, STAGE_GROUPS, STAGE_GID,
-       STAGE_UID, STAGE_EXEC };
+enum { STAGE_FD, STAGE_FORK_LOG, STAGE_PID_FILE, STAGE_CHDIR, STAGE_GROUPS,
+       STAGE_GID, STAGE_UID, STAGE_EXEC };
 
 static const char *const stage_names[] = {
-	"set up descriptors", "fork the log writer", "chdir", "setgroups",
-	"setresgid", "setresuid", "execve",
+	"set up descriptors", "fork the log writer", "write the pid file",
+	"chdir", "setgroups", "setresgid", "setresuid", "execve",
 };
 
 /* The user a service runs as, resolved in furrow before the fork. */
@@ -447,9 +447,35 @@ static void set_limit(int resource, unsigned long long value)
 	(void)setrlimit(resource, &rl);
 }
 
+/*
+ * In the service child, before anything can fail later: record who it
+ * is (pid and start time) in spec->pid_file, atomically.  The child does
+ * this itself rather than furrow after the fork, so a furrow that dies
+ * between fork() and recording the identity still leaves it on disk for
+ * the next furrow to find: no orphan a restart cannot see.
+ */
+static int write_pid_file(const char *path, const char *tmp)
+{
+	unsigned long long start;
+	char line[64];
+	int fd, len, ok;
+
+	if (read_stat(getpid(), NULL, NULL, &start))
+		return -1;
+	len = snprintf(line, sizeof(line), "%d %llu\n", (int)getpid(), start);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		  0644);
+	if (fd < 0)
+		return -1;
+	ok = file_write_all(fd, line, (size_t)len) == 0 && fsync(fd) == 0;
+	if (close(fd) || !ok || rename(tmp, path))
+		return -1;
+	return 0;
+}
+
 static __attribute__((noreturn)) void service_main(
 	int status_fd, int dir_fd, const struct supervise_spec *spec,
-	const struct run_as *as, char *const *envp)
+	const struct run_as *as, char *const *envp, const char *pid_tmp)
 {
 	int nul, lp[2], fd;
 	pid_t logger;
@@ -482,6 +508,8 @@ static __attribute__((noreturn)) void service_main(
 	}
 	if (dup2(nul, 0) < 0 || dup2(lp[1], 1) < 0 || dup2(lp[1], 2) < 0)
 		fail(status_fd, STAGE_FD);
+	if (spec->pid_file && write_pid_file(spec->pid_file, pid_tmp))
+		fail(status_fd, STAGE_PID_FILE);
 	/* Only stdio and the close-on-exec status pipe reach the service. */
 	close_except(3, status_fd);
 	if (as->change) {
@@ -620,7 +648,7 @@ int supervise_start(struct proc_id *out, const struct supervise_spec *spec)
 {
 	struct start_failure f;
 	struct run_as as;
-	char **envp = NULL;
+	char **envp = NULL, *pid_tmp = NULL;
 	int st[2] = { -1, -1 }, dir = -1, ret, status;
 	size_t got = 0;
 	pid_t pid;
@@ -640,6 +668,9 @@ int supervise_start(struct proc_id *out, const struct supervise_spec *spec)
 		return error_errno(errno == ENOENT ? FURROW_ENOENT : FURROW_EIO,
 				   "service log directory %s", spec->log_dir);
 	envp = build_env(spec, &as);
+	/* Built before the fork: no allocation in the child. */
+	if (spec->pid_file && asprintf(&pid_tmp, "%s.tmp", spec->pid_file) < 0)
+		BUG("out of memory");
 	if (pipe2(st, O_CLOEXEC)) {
 		ret = error_errno(FURROW_EIO, "service %s: pipe", spec->argv[0]);
 		goto out;
@@ -651,7 +682,7 @@ int supervise_start(struct proc_id *out, const struct supervise_spec *spec)
 	}
 	if (pid == 0) {
 		close(st[0]);
-		service_main(st[1], dir, spec, &as, envp);
+		service_main(st[1], dir, spec, &as, envp, pid_tmp);
 	}
 	close(st[1]);
 	st[1] = -1;
@@ -693,5 +724,33 @@ out:
 		close(st[1]);
 	close(dir);
 	free_env(envp);
+	free(pid_tmp);
 	return ret;
+}
+
+int supervise_read_pid_file(struct proc_id *out, const char *path)
+{
+	char buf[64];
+	int fd, pid;
+	ssize_t n;
+	unsigned long long start;
+	char extra;
+
+	out->pid = 0;
+	out->start_time = 0;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? FURROW_ENOENT :
+		       error_errno(FURROW_EIO, "%s", path);
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n < 0)
+		return error_errno(FURROW_EIO, "%s", path);
+	buf[n] = 0;
+	if (sscanf(buf, "%d %llu%c", &pid, &start, &extra) != 3 ||
+	    extra != '\n' || pid <= 1)
+		return error_set(FURROW_ESYNTAX, "%s: not a pid file", path);
+	out->pid = pid;
+	out->start_time = start;
+	return 0;
 }

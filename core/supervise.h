@@ -91,6 +91,11 @@ struct supervise_spec {
 	const char *log_dir;       /* existing directory for the logs */
 	unsigned long long log_max_bytes; /* per file; 0: no rotation */
 	unsigned log_keep;         /* rotated files kept besides current.log */
+	const char *pid_file;      /* NULL, or where the service child writes
+	                              "<pid> <start_time>\n" (temporary file
+	                              and rename) before it execs: its
+	                              identity survives a furrow that dies
+	                              right after the fork */
 };
 
 /* How supervise_stop() found or left the process. */
@@ -110,6 +115,13 @@ enum supervise_end {
  * once is a success: supervise_poll() reports its exit.
  */
 int supervise_start(struct proc_id *out, const struct supervise_spec *spec);
+
+/*
+ * Read a pid file written by supervise_start() (spec->pid_file).
+ * FURROW_ENOENT (no message) if there is none, FURROW_ESYNTAX for
+ * anything but "<pid> <start_time>\n", FURROW_EIO otherwise.
+ */
+int supervise_read_pid_file(struct proc_id *out, const char *path);
 
 /*
  * 1 if a process with id->pid exists, is not a zombie, and started at

@@ -1,0 +1,184 @@
+/*
+ * apply_drift.c - compare what runs with what was applied, and repair.
+ *
+ * Checked on every pass for every applied app, cheapest first:
+ *
+ *   - no active slot, the active slot missing, incomplete, or a file in
+ *     it changed, deleted or added: the active slot cannot be trusted, so
+ *     it is redeployed through the other slot - staged from the same
+ *     commit and spec, started, health-checked, switched - while the
+ *     drifted one keeps running;
+ *   - the workload not running (a crashed service, a deleted target
+ *     link): started again in place;
+ *   - the inactive slot's service still running (a leftover): stopped.
+ *
+ * A pass with no drift writes nothing to the store: a no-op pass over
+ * many apps must stay cheap (reads, stats and hashes only).
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "apply_int.h"
+#include "config.h"
+#include "driver.h"
+#include "error.h"
+#include "log.h"
+#include "slots.h"
+#include "value.h"
+#include "banned.h"
+
+static void describe(char *out, size_t size, int slot,
+		     const struct slot_report *rep)
+{
+	const struct slot_drift *d = &rep->drift[0];
+
+	snprintf(out, size, "drift: slot %c: %s %s%s", slot,
+		 d->kind == SLOT_DRIFT_MISSING ? "missing" :
+		 d->kind == SLOT_DRIFT_CHANGED ? "changed" : "unexpected",
+		 d->path, rep->ndrift > 1 ? " (and more)" : "");
+}
+
+/* Start the active slot's workload again; record the repair. */
+static void restart(struct engine *e, const char *app, struct slots *s,
+		    int slot, const struct appspec *spec,
+		    const struct driver *d, const char *commit,
+		    const char *why, struct op_result *r)
+{
+	struct driver_ctx c = { e->cfg, app, s, spec, commit };
+	struct app_runtime rt;
+	int ret;
+
+	ret = d->start(&c, slot);
+	if (!ret)
+		ret = d->activate(&c);
+	if (ret) {
+		r->outcome = APPLY_FAILED;
+		snprintf(r->message, sizeof(r->message), "%s; repair failed: %s",
+			 why, error_message());
+		log_event(LOG_ERROR, "apply.repair_failed", r->message, "app",
+			  app, NULL);
+		return;
+	}
+	r->outcome = APPLY_REPAIRED;
+	snprintf(r->message, sizeof(r->message), "drift: %s; started again",
+		 why);
+	eng_history(e, app, "drift-repair", slot, slot, commit, r->message);
+	if (!eng_runtime_get(e, app, &rt)) {
+		if (spec->kind == APPSPEC_SERVICE)
+			rt.restarts++;
+		rt.drift_repairs++;
+		eng_runtime_put(e, app, &rt);
+	}
+	log_event(LOG_WARN, "apply.drift_repaired", r->message, "app", app,
+		  NULL);
+}
+
+/* Stop a leftover workload in the inactive slot. */
+static void stop_stray(struct engine *e, const char *app, struct slots *s,
+		       int slot)
+{
+	struct appspec *spec = slot_spec(e, app, slot);
+	struct driver_ctx c = { e->cfg, app, s, spec, "" };
+	char why[256];
+
+	error_clear();
+	if (spec && spec->kind == APPSPEC_SERVICE &&
+	    driver_service.running(&c, slot, why, sizeof(why)) == 1) {
+		log_event(LOG_WARN, "apply.stray_stopped", "the inactive slot "
+			  "was running", "app", app, NULL);
+		if (driver_service.stop(&c, slot))
+			log_event(LOG_WARN, "apply.stray_stop_failed",
+				  error_message(), "app", app, NULL);
+	}
+	appspec_free(spec);
+}
+
+void drift_check(struct engine *e, const char *app,
+		 const struct value *desired_value, const char *spec_sha256,
+		 const char *commit, const char *plan_sha256,
+		 struct op_result *r)
+{
+	struct slot_report rep;
+	struct slots *s = NULL;
+	struct appspec *spec = NULL;
+	const struct driver *d;
+	char why[1024];
+	int active, ret;
+
+	memset(r, 0, sizeof(*r));
+	memset(&rep, 0, sizeof(rep));
+	r->outcome = APPLY_UNCHANGED;
+	why[0] = 0;
+	if ((ret = slots_open(&s, e->cfg->state_dir, app))) {
+		r->outcome = APPLY_FAILED;
+		snprintf(r->message, sizeof(r->message), "%s", error_message());
+		return;
+	}
+	active = slots_active(s);
+	r->slot = active;
+	if (!active) {
+		snprintf(why, sizeof(why), "drift: no slot is active");
+		goto redeploy;
+	}
+	ret = slots_verify(s, active, &rep);
+	if (ret == FURROW_ENOENT) {
+		snprintf(why, sizeof(why), "drift: slot %c is missing", active);
+		goto redeploy;
+	}
+	if (ret) {
+		r->outcome = APPLY_FAILED;
+		snprintf(r->message, sizeof(r->message), "%s", error_message());
+		goto out;
+	}
+	if (!rep.complete) {
+		snprintf(why, sizeof(why), "drift: slot %c is incomplete",
+			 active);
+		goto redeploy;
+	}
+	if (rep.ndrift) {
+		describe(why, sizeof(why), active, &rep);
+		goto redeploy;
+	}
+	if (!(spec = slot_spec(e, app, active)) || !(d = driver_for(spec->kind))) {
+		snprintf(why, sizeof(why), "drift: slot %c: %s", active,
+			 error_message());
+		goto redeploy;
+	}
+	{
+		struct driver_ctx c = { e->cfg, app, s, spec, rep.commit };
+		char state[512];
+
+		ret = d->running(&c, active, state, sizeof(state));
+		if (ret < 0) {
+			r->outcome = APPLY_FAILED;
+			snprintf(r->message, sizeof(r->message), "%s",
+				 error_message());
+			goto out;
+		}
+		if (ret == 0)
+			restart(e, app, s, active, spec, d, rep.commit, state, r);
+	}
+	stop_stray(e, app, s, active == 'a' ? 'b' : 'a');
+	goto out;
+redeploy:
+	error_clear();
+	slot_report_release(&rep);
+	slots_free(s);
+	s = NULL;
+	log_event(LOG_WARN, "apply.drift", why, "app", app, NULL);
+	if (!desired_value) {
+		r->outcome = APPLY_FAILED;
+		snprintf(r->message, sizeof(r->message), "%.900s; nothing "
+			 "recorded to redeploy it from", why);
+		goto out;
+	}
+	op_update(e, app, desired_value, spec_sha256, commit, plan_sha256, why,
+		  r);
+	if (r->outcome == APPLY_REPAIRED)
+		eng_history(e, app, "drift-repair", 0, r->slot, commit, why);
+out:
+	appspec_free(spec);
+	slot_report_release(&rep);
+	slots_free(s);
+}

@@ -1,0 +1,96 @@
+/*
+ * apply_int.h - what the apply engine's files share (apply.c: the pass
+ * and its scheduling; apply_op.c: one app's update, rollback, removal and
+ * recovery; apply_drift.c: drift checks).  Not for other modules.
+ *
+ * Threads.  Apps are worked on by up to apply.parallel threads.  The
+ * store is not thread-safe, so every store call of the engine goes
+ * through the eng_* wrappers below, which hold eng->lock; nothing else is
+ * shared between the workers (each has its own struct slots and spec).
+ */
+#ifndef FURROW_APPLY_INT_H
+#define FURROW_APPLY_INT_H
+
+#include <pthread.h>
+#include <signal.h>
+
+#include "apply.h"
+#include "apply_state.h"
+#include "appspec.h"
+#include "journal.h"
+
+struct driver;
+struct slots;
+struct value;
+
+struct engine {
+	const struct config *cfg;
+	struct store *st;
+	pthread_mutex_t lock;
+	volatile sig_atomic_t *stop;
+	long long now;
+};
+
+void eng_init(struct engine *e, const struct config *cfg, struct store *st,
+	      volatile sig_atomic_t *stop);
+void eng_release(struct engine *e);
+void eng_lock(struct engine *e);
+void eng_unlock(struct engine *e);
+int eng_stopping(const struct engine *e);
+
+/* What one operation produced. */
+struct op_result {
+	enum apply_outcome outcome;
+	char message[1024];
+	int slot;                  /* active slot afterwards, or 0 */
+};
+
+/*
+ * Update app to spec_value (the effective spec: desired spec with the
+ * policies' adjustments; spec_sha256 is the desired spec's hash, what
+ * "apps" records) from commit.  why is "update" or a drift description
+ * (then a success is APPLY_REPAIRED).  Outcome APPLIED/REPAIRED,
+ * ROLLED_BACK, DEFERRED (update lock) or FAILED.
+ */
+void op_update(struct engine *e, const char *app,
+	       const struct value *spec_value, const char *spec_sha256,
+	       const char *commit, const char *plan_sha256, const char *why,
+	       struct op_result *r);
+
+/* Stop and remove an app that left the desired state. */
+void op_remove(struct engine *e, const char *app, const char *plan_sha256,
+	       struct op_result *r);
+
+/* Switch to the other slot by hand (apply_rollback). */
+int op_rollback(struct engine *e, const char *app, struct op_result *r);
+
+/* Finish or undo one interrupted operation (journal_recovery_action). */
+int op_recover(struct engine *e, const struct journal_record *rec);
+
+/*
+ * Check an applied app for drift and repair it; desired_value and
+ * spec_sha256 are the desired (effective) spec, used when the active
+ * slot must be redeployed.  Outcome UNCHANGED, REPAIRED, ROLLED_BACK or
+ * FAILED.
+ */
+void drift_check(struct engine *e, const char *app,
+		 const struct value *desired_value, const char *spec_sha256,
+		 const char *commit, const char *plan_sha256,
+		 struct op_result *r);
+
+/* The spec slot was staged from, parsed; NULL (error recorded) if none
+ * was recorded or it no longer parses.  Takes the engine lock. */
+struct appspec *slot_spec(struct engine *e, const char *app, int slot);
+
+/* Parse an effective spec value for app. */
+int spec_parse(struct appspec **out, const char *app,
+	       const struct value *spec_value);
+
+/* Locked wrappers over journal.h, apply_state.h and plan.h. */
+int eng_history(struct engine *e, const char *app, const char *event,
+		int from, int to, const char *commit, const char *reason);
+int eng_runtime_get(struct engine *e, const char *app, struct app_runtime *rt);
+int eng_runtime_put(struct engine *e, const char *app,
+		    const struct app_runtime *rt);
+
+#endif
