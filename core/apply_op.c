@@ -395,6 +395,34 @@ static void hold(struct op *o, const char *spec, const char *commit,
 	eng_unlock(o->e);
 }
 
+static int from_running(struct op *o)
+{
+	struct driver_ctx c;
+	char why[256];
+
+	if (!o->from_drv)
+		return 1;
+	ctx_for(o, &c, o->from);
+	return o->from_drv->running(&c, o->from, why, sizeof(why)) == 1;
+}
+
+static void wait_restored(struct op *o)
+{
+	struct health_env env = { 0 };
+	struct health_result hr;
+	struct strbuf dir = STRBUF_INIT;
+
+	if (!o->from_spec || o->from_spec->health.kind == APPSPEC_HEALTH_NONE)
+		return;
+	strbuf_addf(&dir, "%s/%c", slots_path(o->slots), o->from);
+	env.slot_dir = dir.buf;
+	health_wait(&hr, &o->from_spec->health, &env, NULL, NULL);
+	if (hr.state != HEALTH_HEALTHY)
+		log_event(LOG_ERROR, "apply.restore_unhealthy", hr.message,
+			  "app", o->app, "slot", slot_str(o->from), NULL);
+	strbuf_release(&dir);
+}
+
 /*
  * Undo an operation that did not reach its switch: stop the new slot,
  * make the old one current and running again.  Returns 0 when the app is
@@ -406,12 +434,18 @@ static int revert(struct op *o, const char *reason)
 	int ret = drv_stop(o, o->to);
 
 	if (!ret && o->from) {
+		int was_running = from_running(o);
+
 		if (slots_active(o->slots) != o->from)
 			ret = slots_switch(o->slots, o->from);
 		if (!ret)
 			ret = drv_start(o, o->from);
 		if (!ret)
 			ret = drv_activate(o, o->from);
+		/* Stopped for a stop-first update: not done until it answers
+		 * again (a failure here is logged; the next pass repairs). */
+		if (!ret && !was_running)
+			wait_restored(o);
 	} else if (!ret && o->kind == JOURNAL_OP_UPDATE) {
 		ret = slots_unset_current(o->slots);
 	}
@@ -698,6 +732,19 @@ int op_rollback(struct engine *e, const char *app, struct op_result *r)
 	}
 	if (ret)
 		goto out;
+	{
+		struct app_runtime rt;
+
+		if (!eng_runtime_get(e, app, &rt) && rt.held_spec[0] &&
+		    !strcmp(rt.held_spec, rep.spec_sha256) &&
+		    !strcmp(rt.held_commit, rep.commit)) {
+			ret = error_set(FURROW_EINVAL, "app %s: slot %c holds "
+					"the update that failed (%.200s); there "
+					"is no earlier version to roll back to",
+					app, o.to, rt.held_reason);
+			goto out;
+		}
+	}
 	snprintf(o.commit, sizeof(o.commit), "%.40s", rep.commit);
 	snprintf(o.spec_sha, sizeof(o.spec_sha), "%s", rep.spec_sha256);
 	load_from(&o);

@@ -14,6 +14,7 @@
 #include "plan.h"
 #include "store.h"
 #include "sync.h"
+#include "sync_tree.h"
 #include "valuecodec.h"
 #include "verify.h"
 #include "banned.h"
@@ -33,11 +34,56 @@ const char *plan_action_name(enum plan_action a)
 
 void plan_spec_sha256(char out[65], const struct value *spec)
 {
+	plan_spec_files_sha256(out, spec, NULL);
+}
+
+void plan_spec_files_sha256(char out[65], const struct value *spec,
+			    const char *files)
+{
 	struct strbuf sb = STRBUF_INIT;
 
 	valuecodec_encode(&sb, spec);
+	if (files)
+		strbuf_addf(&sb, "\nfiles %s", files);
 	verify_sha256_hex(out, sb.buf, sb.len);
 	strbuf_release(&sb);
+}
+
+/* The Git ids of the files and unit of each selected app, in one child;
+ * NULL (no error) when no app has any. */
+static int load_file_ids(struct value **out, const struct config *cfg,
+			 const char *commit, const struct appspec_list *list)
+{
+	const char **paths = xcalloc(2 * list->count + 1, sizeof(*paths));
+	size_t n = 0;
+	int ret = 0;
+
+	*out = NULL;
+	for (size_t i = 0; i < list->count; i++) {
+		const struct appspec *a = list->apps[i];
+
+		if (!appspec_selected(a, cfg->labels, cfg->label_count))
+			continue;
+		if (a->files)
+			paths[n++] = a->files;
+		if (a->unit)
+			paths[n++] = a->unit;
+	}
+	if (n)
+		ret = sync_tree_ids(out, cfg, commit, paths, n);
+	free(paths);
+	return ret;
+}
+
+/* "<files id> <unit id>" of a, as the ids say ("-" where none). */
+static void files_text(struct strbuf *sb, const struct appspec *a,
+		       const struct value *ids)
+{
+	const struct value *f = a->files ? value_get(ids, a->files) : NULL;
+	const struct value *u = a->unit ? value_get(ids, a->unit) : NULL;
+
+	strbuf_addf(sb, "%s %s", f ? f->u.string.ptr : "-",
+		    u ? u->u.string.ptr : "-");
 }
 
 /* ---- the applied state ------------------------------------------------ */
@@ -334,7 +380,7 @@ int plan_build(struct plan **out, const struct config *cfg,
 	       struct store *st, const struct plan_inputs *in)
 {
 	struct appspec_list *list = NULL;
-	struct value *applied = NULL, *ctx = NULL;
+	struct value *applied = NULL, *ctx = NULL, *ids = NULL;
 	const char **gone = NULL;
 	struct sync_verified v;
 	struct plan *p = NULL;
@@ -353,6 +399,8 @@ int plan_build(struct plan **out, const struct config *cfg,
 	if ((ret = appspec_parse_all(&list, "furrow.lua", v.sum)))
 		goto out;
 	if ((ret = plan_applied_load(&applied, st)))
+		goto out;
+	if ((ret = load_file_ids(&ids, cfg, in->commit, list)))
 		goto out;
 
 	p = xcalloc(1, sizeof(*p));
@@ -378,7 +426,15 @@ int plan_build(struct plan **out, const struct config *cfg,
 			BUG("app %s validated but has no spec", a->name);
 		it = add_item(p, a->name);
 		it->kind = xstrdup(appspec_kind_name(a->kind));
-		plan_spec_sha256(it->spec_sha256, spec);
+		if (a->files || a->unit) {
+			struct strbuf ft = STRBUF_INIT;
+
+			files_text(&ft, a, ids);
+			plan_spec_files_sha256(it->spec_sha256, spec, ft.buf);
+			strbuf_release(&ft);
+		} else {
+			plan_spec_sha256(it->spec_sha256, spec);
+		}
 		it->spec = value_new(VALUE_NIL);
 		value_copy_into(it->spec, spec);
 		if (cur) {
@@ -436,6 +492,7 @@ out:
 	plan_free(p);
 	free(gone);
 	value_free(ctx);
+	value_free(ids);
 	value_free(applied);
 	appspec_list_free(list);
 	sync_verified_release(&v);

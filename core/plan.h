@@ -120,6 +120,13 @@ int plan_applied_load(struct value **out, struct store *st);
 /* SHA-256 hex of a spec value's canonical encoding (valuecodec). */
 void plan_spec_sha256(char out[65], const struct value *spec);
 
+/* The same over the encoding followed by "\nfiles " and files: what an
+ * app with `files` or `unit` is hashed as, files being "<id> <id>", the
+ * Git ids of its files directory and unit file in the commit ("-" for
+ * none), so that a change of those alone is an update. */
+void plan_spec_files_sha256(char out[65], const struct value *spec,
+			    const char *files);
+
 /* Free a plan; accepts NULL. */
 void plan_free(struct plan *p);
 

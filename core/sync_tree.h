@@ -82,4 +82,13 @@ void tree_files_release(struct tree_files *t);
 int sync_tree_decode(struct tree_files *out, const struct value *v,
 		     const char *dir);
 
+/*
+ * The Git object id (40 hex) of each of paths (repository paths: an
+ * app's files directory or unit file) in commit, read in one confined
+ * child: a table path -> id, without the paths that do not exist there
+ * (or are symlinks or submodules).  *out is the caller's (value_free()).
+ */
+int sync_tree_ids(struct value **out, const struct config *cfg,
+		  const char *commit, const char *const *paths, size_t n);
+
 #endif
