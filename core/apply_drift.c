@@ -25,6 +25,7 @@
 #include "error.h"
 #include "log.h"
 #include "slots.h"
+#include "store.h"
 #include "value.h"
 #include "banned.h"
 
@@ -102,6 +103,7 @@ void drift_check(struct engine *e, const char *app,
 	struct slot_report rep;
 	struct slots *s = NULL;
 	struct appspec *spec = NULL;
+	struct value *recorded = NULL;
 	const struct driver *d;
 	char why[1024];
 	int active, ret;
@@ -167,6 +169,15 @@ redeploy:
 	slots_free(s);
 	s = NULL;
 	log_event(LOG_WARN, "apply.drift", why, "app", app, NULL);
+	/* Without a desired spec (its change is deferred or held), what
+	 * runs is redeployed from the spec its slot was staged from. */
+	if (!desired_value && active) {
+		eng_lock(e);
+		if (runtime_spec_get(e->st, app, active, &recorded))
+			error_clear();
+		eng_unlock(e);
+		desired_value = recorded;
+	}
 	if (!desired_value) {
 		r->outcome = APPLY_FAILED;
 		snprintf(r->message, sizeof(r->message), "%.900s; nothing "
@@ -178,6 +189,7 @@ redeploy:
 	if (r->outcome == APPLY_REPAIRED)
 		eng_history(e, app, "drift-repair", 0, r->slot, commit, why);
 out:
+	value_free(recorded);
 	appspec_free(spec);
 	slot_report_release(&rep);
 	slots_free(s);

@@ -59,6 +59,8 @@ struct op {
 	char commit[41], spec_sha[65], plan_sha[65];
 	const struct value *to_value;    /* update: the spec to record */
 	struct tree_files files;         /* update: what to stage */
+	int repair;                      /* update: a drift repair, which
+	                                    leaves a held update held */
 	char why[1024];                  /* of a failed start or check */
 };
 
@@ -359,7 +361,7 @@ static int do_confirm(struct op *o)
 		snprintf(rt.health, sizeof(rt.health), "healthy");
 		rt.health_msg[0] = 0;
 		rt.checked = rt.changed = (long long)time(NULL);
-		if (o->kind == JOURNAL_OP_UPDATE) {
+		if (o->kind == JOURNAL_OP_UPDATE && !o->repair) {
 			rt.held_spec[0] = rt.held_commit[0] = 0;
 			rt.held_reason[0] = 0;
 			rt.held_at = 0;
@@ -504,6 +506,7 @@ void op_update(struct engine *e, const char *app,
 	if ((ret = op_open(&o, e, app, JOURNAL_OP_UPDATE)))
 		goto fail;
 	r->slot = o.from;
+	o.repair = repair;
 	o.to = slots_inactive(o.slots);
 	o.to_value = spec_value;
 	snprintf(o.commit, sizeof(o.commit), "%s", commit);
