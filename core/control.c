@@ -1,5 +1,7 @@
 /*
- * control.c - see control.h.
+ * control.c - the daemon side of the control socket (see control.h) and
+ * the line I/O it shares with the CLI side, control_client.c
+ * (control_int.h).
  *
  * Every descriptor here is non-blocking and every wait is a poll() with
  * a deadline on the monotonic clock, so neither side can be held up by
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "control_int.h"
 #include "error.h"
 #include "limits.h"
 #include "strbuf.h"
@@ -26,9 +29,9 @@
 
 #define APP_NAME_MAX 63
 
-enum line_result { LINE_OK, LINE_EOF, LINE_LONG, LINE_TIMEOUT, LINE_ERR };
+/* --- line I/O with deadlines (control_int.h) --- */
 
-static long long now_ms(void)
+long long control_now_ms(void)
 {
 	struct timespec ts;
 
@@ -36,14 +39,12 @@ static long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Wait until fd is ready for events or the deadline passes.  Returns 1
- * ready, 0 timed out (errno ETIMEDOUT), -1 error (errno set). */
-static int wait_fd(int fd, short events, long long deadline)
+int control_wait_fd(int fd, short events, long long deadline)
 {
 	struct pollfd p = { .fd = fd, .events = events };
 
 	for (;;) {
-		long long left = deadline - now_ms();
+		long long left = deadline - control_now_ms();
 		int n;
 
 		if (left <= 0) {
@@ -58,13 +59,13 @@ static int wait_fd(int fd, short events, long long deadline)
 	}
 }
 
-static int send_all(int fd, const char *buf, size_t len, long long deadline)
+int control_send_all(int fd, const char *buf, size_t len, long long deadline)
 {
 	while (len) {
 		ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			if (wait_fd(fd, POLLOUT, deadline) <= 0)
+			if (control_wait_fd(fd, POLLOUT, deadline) <= 0)
 				return -1;
 			continue;
 		}
@@ -78,14 +79,8 @@ static int send_all(int fd, const char *buf, size_t len, long long deadline)
 	return 0;
 }
 
-/*
- * Read up to and including a newline into buf (max bytes, plus a NUL),
- * before the deadline.  On LINE_OK the line is in buf without "\n" or
- * "\r\n"; on LINE_EOF buf holds what came before the end; on LINE_ERR
- * errno is set.
- */
-static enum line_result read_line(int fd, char *buf, size_t max,
-				  long long deadline)
+enum control_line control_read_line(int fd, char *buf, size_t max,
+				    long long deadline)
 {
 	size_t len = 0;
 
@@ -95,21 +90,21 @@ static enum line_result read_line(int fd, char *buf, size_t max,
 		char *nl;
 
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			int w = wait_fd(fd, POLLIN, deadline);
+			int w = control_wait_fd(fd, POLLIN, deadline);
 
 			if (w == 0)
-				return LINE_TIMEOUT;
+				return CONTROL_LINE_TIMEOUT;
 			if (w < 0)
-				return LINE_ERR;
+				return CONTROL_LINE_ERR;
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return LINE_ERR;
+			return CONTROL_LINE_ERR;
 		if (n == 0) {
 			buf[len] = '\0';
-			return LINE_EOF;
+			return CONTROL_LINE_EOF;
 		}
 		nl = memchr(buf + len, '\n', (size_t)n);
 		len += (size_t)n;
@@ -117,13 +112,13 @@ static enum line_result read_line(int fd, char *buf, size_t max,
 			if (nl > buf && nl[-1] == '\r')
 				nl--;
 			*nl = '\0';
-			return LINE_OK;
+			return CONTROL_LINE_OK;
 		}
 	}
-	return LINE_LONG;
+	return CONTROL_LINE_LONG;
 }
 
-static int has_control(const char *s)
+int control_has_cntrl(const char *s)
 {
 	for (; *s; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
@@ -131,9 +126,8 @@ static int has_control(const char *s)
 	return 0;
 }
 
-/* state_dir/control.sock into *sa and path; FURROW_ELIMIT if too long. */
-static int socket_addr(struct sockaddr_un *sa, struct strbuf *path,
-		       const char *state_dir)
+int control_socket_addr(struct sockaddr_un *sa, struct strbuf *path,
+			const char *state_dir)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
@@ -142,10 +136,13 @@ static int socket_addr(struct sockaddr_un *sa, struct strbuf *path,
 		return error_set(FURROW_ELIMIT, "control socket path %s is %zu "
 				 "bytes; a unix socket address holds at most "
 				 "%zu: use a shorter state directory",
-				 path->buf, path->len, sizeof(sa->sun_path) - 1);
+				 path->buf, path->len,
+				 sizeof(sa->sun_path) - 1);
 	memcpy(sa->sun_path, path->buf, path->len + 1);
 	return 0;
 }
+
+/* --- the daemon side --- */
 
 int control_listen(int *fd_out, const char *state_dir)
 {
@@ -156,13 +153,13 @@ int control_listen(int *fd_out, const char *state_dir)
 	mode_t old;
 
 	*fd_out = -1;
-	if ((ret = socket_addr(&sa, &path, state_dir)))
+	if ((ret = control_socket_addr(&sa, &path, state_dir)))
 		goto out;
 	if (lstat(path.buf, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode)) {
-			ret = error_set(FURROW_EINVAL, "%s exists and is not a "
-					"socket; furrow will not remove it, move "
-					"it away", path.buf);
+			ret = error_set(FURROW_EINVAL, "%s exists and is "
+					"not a socket; furrow will not remove "
+					"it, move it away", path.buf);
 			goto out;
 		}
 		if (unlink(path.buf) < 0 && errno != ENOENT) {
@@ -176,7 +173,8 @@ int control_listen(int *fd_out, const char *state_dir)
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		ret = error_errno(FURROW_EIO, "cannot create the control socket");
+		ret = error_errno(FURROW_EIO, "cannot create the control "
+				  "socket");
 		goto out;
 	}
 	/* The umask closes the window between bind() and chmod(). */
@@ -184,11 +182,12 @@ int control_listen(int *fd_out, const char *state_dir)
 	bound = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
 	umask(old);
 	if (bound < 0) {
-		ret = error_errno(FURROW_EIO, "cannot bind the control socket %s",
-				  path.buf);
+		ret = error_errno(FURROW_EIO, "cannot bind the control "
+				  "socket %s", path.buf);
 		goto out;
 	}
-	if (chmod(path.buf, 0600) < 0 || listen(fd, LIMIT_CONTROL_BACKLOG) < 0) {
+	if (chmod(path.buf, 0600) < 0 ||
+	    listen(fd, LIMIT_CONTROL_BACKLOG) < 0) {
 		ret = error_errno(FURROW_EIO, "cannot listen on the control "
 				  "socket %s", path.buf);
 		unlink(path.buf);
@@ -211,7 +210,7 @@ void control_close(int fd, const char *state_dir)
 
 	if (fd >= 0)
 		close(fd);
-	if (state_dir && !socket_addr(&sa, &path, state_dir) &&
+	if (state_dir && !control_socket_addr(&sa, &path, state_dir) &&
 	    lstat(path.buf, &st) == 0 && S_ISSOCK(st.st_mode))
 		unlink(path.buf);
 	strbuf_release(&path);
@@ -221,7 +220,8 @@ void control_close(int fd, const char *state_dir)
 static int send_reply(int fd, int ok, const char *text)
 {
 	char buf[LIMIT_CONTROL_REPLY_BYTES];
-	size_t len = (size_t)snprintf(buf, sizeof(buf), "%s", ok ? "ok" : "error");
+	size_t len = (size_t)snprintf(buf, sizeof(buf), "%s",
+				      ok ? "ok" : "error");
 	size_t room, n = text ? strlen(text) : 0;
 
 	if (n) {
@@ -239,7 +239,8 @@ static int send_reply(int fd, int ok, const char *text)
 		}
 	}
 	buf[len++] = '\n';
-	return send_all(fd, buf, len, now_ms() + LIMIT_CONTROL_READ_MS);
+	return control_send_all(fd, buf, len,
+				control_now_ms() + LIMIT_CONTROL_READ_MS);
 }
 
 int control_reply(int conn_fd, int ok, const char *text)
@@ -296,7 +297,7 @@ static int parse_request(struct control_request *req, char *line,
 
 	if (!*line)
 		return snprintf(why, why_size, "empty request"), -1;
-	if (has_control(line))
+	if (control_has_cntrl(line))
 		return snprintf(why, why_size, "request contains control "
 				"characters"), -1;
 	if (arg)
@@ -348,28 +349,29 @@ int control_accept(int listen_fd, struct control_request *req, int *conn_fd)
 		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ||
 		    errno == ECONNABORTED || errno == EPROTO)
 			return 0;
-		return error_errno(FURROW_EIO, "cannot accept a control client");
+		return error_errno(FURROW_EIO, "cannot accept a control "
+				   "client");
 	}
 	if (!peer_allowed(fd)) {
 		refuse(fd, "permission denied");
 		return 0;
 	}
-	switch (read_line(fd, line, LIMIT_CONTROL_LINE_BYTES,
-			  now_ms() + LIMIT_CONTROL_READ_MS)) {
-	case LINE_OK:
-	case LINE_EOF: /* a last line without "\n" still counts */
+	switch (control_read_line(fd, line, LIMIT_CONTROL_LINE_BYTES,
+				  control_now_ms() + LIMIT_CONTROL_READ_MS)) {
+	case CONTROL_LINE_OK:
+	case CONTROL_LINE_EOF: /* a last line without "\n" still counts */
 		break;
-	case LINE_LONG:
+	case CONTROL_LINE_LONG:
 		snprintf(why, sizeof(why), "request longer than %u bytes",
 			 LIMIT_CONTROL_LINE_BYTES);
 		refuse(fd, why);
 		return 0;
-	case LINE_TIMEOUT:
+	case CONTROL_LINE_TIMEOUT:
 		snprintf(why, sizeof(why), "no request within %u ms",
 			 LIMIT_CONTROL_READ_MS);
 		refuse(fd, why);
 		return 0;
-	case LINE_ERR:
+	case CONTROL_LINE_ERR:
 		close(fd);
 		return 0;
 	}
@@ -380,137 +382,4 @@ int control_accept(int listen_fd, struct control_request *req, int *conn_fd)
 	}
 	*conn_fd = fd;
 	return 0;
-}
-
-/* Connect fd to sa before the deadline.  Returns 0, or -1 with errno. */
-static int connect_by(int fd, const struct sockaddr_un *sa, long long deadline)
-{
-	int err;
-	socklen_t len = sizeof(err);
-
-	for (;;) {
-		if (connect(fd, (const struct sockaddr *)sa, sizeof(*sa)) == 0)
-			return 0;
-		if (errno == EAGAIN) {
-			/* The daemon's backlog is full: try again shortly. */
-			if (now_ms() >= deadline) {
-				errno = ETIMEDOUT;
-				return -1;
-			}
-			poll(NULL, 0, 10);
-			continue;
-		}
-		if (errno != EINPROGRESS && errno != EINTR)
-			return -1;
-		break;
-	}
-	if (wait_fd(fd, POLLOUT, deadline) <= 0)
-		return -1;
-	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
-		return -1;
-	errno = err;
-	return err ? -1 : 0;
-}
-
-static int check_word(const char *what, const char *s)
-{
-	if (has_control(s))
-		return error_set(FURROW_EINVAL, "control request: %s must be "
-				 "printable text on one line", what);
-	return 0;
-}
-
-int control_request(const char *state_dir, const char *verb, const char *arg,
-		    unsigned timeout_ms, struct strbuf *reply, int *ok)
-{
-	struct strbuf path = STRBUF_INIT, line = STRBUF_INIT;
-	long long deadline = now_ms() + timeout_ms;
-	char buf[LIMIT_CONTROL_REPLY_BYTES + 1];
-	struct sockaddr_un sa;
-	int fd = -1, ret;
-
-	*ok = 0;
-	strbuf_reset(reply);
-	if (!*verb || strchr(verb, ' '))
-		return error_set(FURROW_EINVAL, "control request: the command "
-				 "must be one word");
-	if ((ret = check_word("the command", verb)) ||
-	    (arg && (ret = check_word("the argument", arg))))
-		return ret;
-	strbuf_addstr(&line, verb);
-	if (arg && *arg)
-		strbuf_addf(&line, " %s", arg);
-	strbuf_addch(&line, '\n');
-	if (line.len > LIMIT_CONTROL_LINE_BYTES) {
-		ret = error_set(FURROW_ELIMIT, "control request is %zu bytes, "
-				"more than %u (LIMIT_CONTROL_LINE_BYTES)",
-				line.len, LIMIT_CONTROL_LINE_BYTES);
-		goto out;
-	}
-	if ((ret = socket_addr(&sa, &path, state_dir)))
-		goto out;
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		ret = error_errno(FURROW_EIO, "cannot create a socket");
-		goto out;
-	}
-	if (connect_by(fd, &sa, deadline) < 0) {
-		if (errno == ENOENT)
-			ret = error_set(FURROW_ENOENT, "no furrow daemon is running "
-					"(no %s)", path.buf);
-		else if (errno == ECONNREFUSED)
-			ret = error_set(FURROW_ENOENT, "no furrow daemon is running "
-					"(%s is stale: nobody listens on it)",
-					path.buf);
-		else if (errno == ETIMEDOUT)
-			ret = error_set(FURROW_ETIMEOUT, "the furrow daemon did not "
-					"take the connection within %u ms",
-					timeout_ms);
-		else
-			ret = error_errno(FURROW_EIO, "cannot connect to %s",
-					  path.buf);
-		goto out;
-	}
-	/* A daemon that refuses us may close before reading: read its
-	 * reply even when the send failed. */
-	if (send_all(fd, line.buf, line.len, deadline) < 0 && errno == ETIMEDOUT) {
-		ret = error_set(FURROW_ETIMEOUT, "the furrow daemon did not take "
-				"the request within %u ms", timeout_ms);
-		goto out;
-	}
-	switch (read_line(fd, buf, LIMIT_CONTROL_REPLY_BYTES, deadline)) {
-	case LINE_OK:
-		break;
-	case LINE_TIMEOUT:
-		ret = error_set(FURROW_ETIMEOUT, "no reply from the furrow daemon "
-				"within %u ms", timeout_ms);
-		goto out;
-	case LINE_EOF:
-		ret = error_set(FURROW_EIO, "the furrow daemon closed the "
-				"connection without a complete reply");
-		goto out;
-	case LINE_LONG:
-		ret = error_set(FURROW_EIO, "the furrow daemon's reply is longer "
-				"than %u bytes", LIMIT_CONTROL_REPLY_BYTES);
-		goto out;
-	case LINE_ERR:
-		ret = error_errno(FURROW_EIO, "cannot read the furrow daemon's "
-				  "reply");
-		goto out;
-	}
-	if (!strcmp(buf, "ok") || !strncmp(buf, "ok ", 3)) {
-		*ok = 1;
-		strbuf_addstr(reply, buf[2] ? buf + 3 : "");
-	} else if (!strcmp(buf, "error") || !strncmp(buf, "error ", 6)) {
-		strbuf_addstr(reply, buf[5] ? buf + 6 : "");
-	} else {
-		ret = error_set(FURROW_EIO, "malformed reply from the furrow "
-				"daemon: \"%.80s\"", buf);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	strbuf_release(&line);
-	strbuf_release(&path);
-	return ret;
 }

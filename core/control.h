@@ -39,6 +39,7 @@
  *
  * control_listen() changes the process umask for the duration of bind(),
  * so call it before starting threads.  Errors follow core/error.h.
+ * The daemon side is control.c, the CLI side control_client.c.
  */
 #ifndef FURROW_CONTROL_H
 #define FURROW_CONTROL_H

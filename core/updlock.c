@@ -26,7 +26,8 @@
 #include "updlock.h"
 #include "banned.h"
 
-_Static_assert(LIMIT_UPDLOCK_REASON_BYTES < sizeof(((struct updlock *)0)->reason),
+_Static_assert(LIMIT_UPDLOCK_REASON_BYTES <
+	       sizeof(((struct updlock *)0)->reason),
 	       "the reason limit must fit struct updlock");
 
 static int is_blank(char c)
@@ -56,7 +57,8 @@ static void set_problem(struct updlock *out, const char *path,
 	va_end(ap);
 	room = sizeof(out->problem) - 1 - strlen(what) - 2;
 	if (n <= room)
-		snprintf(out->problem, sizeof(out->problem), "%s: %s", path, what);
+		snprintf(out->problem, sizeof(out->problem), "%s: %s", path,
+			 what);
 	else
 		snprintf(out->problem, sizeof(out->problem), "...%s: %s",
 			 path + n - (room - 3), what);
@@ -141,10 +143,11 @@ int updlock_check(struct updlock *out, const char *path, long long now)
 		if (errno == ENOENT)
 			return 0;
 		if (errno == ELOOP)
-			set_problem(out, path, "is a symbolic link; a lock must "
-				    "be a regular file");
+			set_problem(out, path, "is a symbolic link; a lock "
+				    "must be a regular file");
 		else
-			set_problem(out, path, "cannot open: %s", strerror(errno));
+			set_problem(out, path, "cannot open: %s",
+				    strerror(errno));
 		return 0;
 	}
 	if (fstat(fd, &st) < 0) {
@@ -165,7 +168,8 @@ int updlock_check(struct updlock *out, const char *path, long long now)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			set_problem(out, path, "cannot read: %s", strerror(errno));
+			set_problem(out, path, "cannot read: %s",
+				    strerror(errno));
 			goto out;
 		}
 		if (n == 0)
@@ -197,7 +201,8 @@ static int sync_parent(const char *path)
 		strbuf_addch(&dir, '.');
 	fd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || fsync(fd) < 0)
-		ret = error_errno(FURROW_EIO, "cannot sync directory %s", dir.buf);
+		ret = error_errno(FURROW_EIO, "cannot sync directory %s",
+				  dir.buf);
 	if (fd >= 0)
 		close(fd);
 	strbuf_release(&dir);
@@ -210,8 +215,9 @@ static int check_reason(const char *reason)
 
 	for (size_t i = 0; i < n; i++)
 		if (is_control((unsigned char)reason[i]))
-			return error_set(FURROW_EINVAL, "update lock reason must "
-					 "be one line of printable text");
+			return error_set(FURROW_EINVAL, "update lock reason "
+					 "must be one line of printable "
+					 "text");
 	if (n > LIMIT_UPDLOCK_REASON_BYTES)
 		return error_set(FURROW_ELIMIT, "update lock reason is %zu "
 				 "bytes, more than the %u allowed "
@@ -228,8 +234,8 @@ int updlock_write(const char *path, long long until, const char *reason)
 	if (!path)
 		return error_set(FURROW_EINVAL, "updlock_write: no path");
 	if (until < 0)
-		return error_set(FURROW_EINVAL, "update lock %s: expiry %lld is "
-				 "negative", path, until);
+		return error_set(FURROW_EINVAL, "update lock %s: expiry %lld "
+				 "is negative", path, until);
 	if (reason && (ret = check_reason(reason)))
 		return error_prefix(ret, "update lock %s", path);
 	strbuf_addf(&text, "%lld", until);
