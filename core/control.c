@@ -289,8 +289,8 @@ static const struct {
 };
 
 /* Parse line into req.  Returns 0, or -1 with why[] filled in. */
-static int parse_request(struct control_request *req, char *line,
-			 char *why, size_t why_size)
+int control_parse_request(struct control_request *req, char *line,
+			  char *why, size_t why_size)
 {
 	char *arg = strchr(line, ' ');
 	size_t i, nverbs = sizeof(control_verbs) / sizeof(control_verbs[0]);
@@ -375,7 +375,7 @@ int control_accept(int listen_fd, struct control_request *req, int *conn_fd)
 		close(fd);
 		return 0;
 	}
-	if (parse_request(req, line, why, sizeof(why)) < 0) {
+	if (control_parse_request(req, line, why, sizeof(why)) < 0) {
 		memset(req, 0, sizeof(*req));
 		refuse(fd, why);
 		return 0;

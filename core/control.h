@@ -85,6 +85,14 @@ int control_accept(int listen_fd, struct control_request *req, int *conn_fd);
  * client is gone or does not take the reply within
  * LIMIT_CONTROL_READ_MS (the descriptor is closed all the same).
  */
+/*
+ * Parse one request line (without its newline; NUL-terminated, modified
+ * in place) into req.  0, or -1 with why[] saying what is wrong.  The
+ * parser under control_accept(), exposed for the fuzz target.
+ */
+int control_parse_request(struct control_request *req, char *line,
+			  char *why, size_t why_size);
+
 int control_reply(int conn_fd, int ok, const char *text);
 
 /*

@@ -731,10 +731,8 @@ out:
 int supervise_read_pid_file(struct proc_id *out, const char *path)
 {
 	char buf[64];
-	int fd, pid;
 	ssize_t n;
-	unsigned long long start;
-	char extra;
+	int fd;
 
 	out->pid = 0;
 	out->start_time = 0;
@@ -747,10 +745,37 @@ int supervise_read_pid_file(struct proc_id *out, const char *path)
 	if (n < 0)
 		return error_errno(FURROW_EIO, "%s", path);
 	buf[n] = 0;
-	if (sscanf(buf, "%d %llu%c", &pid, &start, &extra) != 3 ||
-	    extra != '\n' || pid <= 1)
+	if (supervise_parse_pid(out, buf))
 		return error_set(FURROW_ESYNTAX, "%s: not a pid file", path);
-	out->pid = pid;
+	return 0;
+}
+
+int supervise_parse_pid(struct proc_id *out, const char *text)
+{
+	unsigned long long pid = 0, start = 0;
+	const char *p = text;
+
+	out->pid = 0;
+	out->start_time = 0;
+	/* "<pid> <start>\n", both decimal, nothing else: strict by hand
+	 * rather than sscanf, which would take signs and blanks. */
+	/* No leading zeros: one text per identity. */
+	if (*p < '1' || *p > '9')
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++)
+		if ((pid = pid * 10 + (unsigned)(*p - '0')) > 4194304)
+			return -1;
+	if (*p++ != ' ' || *p < '0' || *p > '9' || (p[0] == '0' &&
+						     p[1] >= '0' && p[1] <= '9'))
+		return -1;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (start > (~0ull - 9) / 10)
+			return -1;
+		start = start * 10 + (unsigned)(*p - '0');
+	}
+	if (p[0] != '\n' || p[1] || pid <= 1)
+		return -1;
+	out->pid = (pid_t)pid;
 	out->start_time = start;
 	return 0;
 }

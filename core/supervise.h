@@ -123,6 +123,10 @@ int supervise_start(struct proc_id *out, const struct supervise_spec *spec);
  */
 int supervise_read_pid_file(struct proc_id *out, const char *path);
 
+/* Parse a pid file's text ("<pid> <start_time>\n", pid 2..4194304,
+ * nothing else) into out: 0, or -1.  Exposed for the fuzz target. */
+int supervise_parse_pid(struct proc_id *out, const char *text);
+
 /*
  * 1 if a process with id->pid exists, is not a zombie, and started at
  * id->start_time; 0 otherwise (gone, exited, or the pid was reused).

@@ -92,8 +92,8 @@ static void copy_reason(char *dst, const char *s, size_t len)
  * Parse the first line of buf into out.  Returns NULL, or what is wrong
  * with the line (out is then left for set_problem()).
  */
-static const char *parse_lock(struct updlock *out, const char *buf,
-			      size_t len, long long now)
+const char *updlock_parse(struct updlock *out, const char *buf, size_t len,
+			  long long now)
 {
 	const char *nl = memchr(buf, '\n', len);
 	const char *p = buf, *end = nl ? nl : buf + len;
@@ -179,7 +179,7 @@ int updlock_check(struct updlock *out, const char *path, long long now)
 	if (len > LIMIT_UPDLOCK_BYTES)
 		set_problem(out, path, "lock file is larger than %u bytes "
 			    "(LIMIT_UPDLOCK_BYTES)", LIMIT_UPDLOCK_BYTES);
-	else if ((why = parse_lock(out, buf, len, now)))
+	else if ((why = updlock_parse(out, buf, len, now)))
 		set_problem(out, path, "%s", why);
 out:
 	close(fd);

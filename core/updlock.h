@@ -72,6 +72,15 @@ int updlock_check(struct updlock *out, const char *path, long long now);
  * belongs to the app.  Returns 0, FURROW_EINVAL or FURROW_ELIMIT for a
  * bad argument, FURROW_EIO; the message is recorded.
  */
+/*
+ * The parser under updlock_check(), on len bytes already read (at most
+ * LIMIT_UPDLOCK_BYTES): fills until, held and reason, and returns NULL,
+ * or a static description of what is wrong (out->held is then left to
+ * the caller).  Exposed for the fuzz target.
+ */
+const char *updlock_parse(struct updlock *out, const char *buf, size_t len,
+			  long long now);
+
 int updlock_write(const char *path, long long until, const char *reason);
 
 /* Remove the lock at path; no lock is success.  Returns 0 or FURROW_EIO
