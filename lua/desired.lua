@@ -168,9 +168,11 @@ local function app(name, ...)
 	if type(name) ~= "string" then
 		fail("app name must be a string, got " .. type(name), 2)
 	end
-	if #name > 63 or not s_find(name, "^[A-Za-z0-9][A-Za-z0-9._-]*$") then
+	-- Lower case only: the name becomes a directory, a process and
+	-- container name and a unit name on the host.
+	if #name > 63 or not s_find(name, "^[a-z0-9][a-z0-9._-]*$") then
 		fail("app name " .. show(name) .. " is invalid: 1 to 63 of "
-			.. "A-Z a-z 0-9 . _ -, starting with a letter or digit", 2)
+			.. "a-z 0-9 . _ -, starting with a letter or digit", 2)
 	end
 	if app_by_name[name] then
 		local first = app_by_name[name].line

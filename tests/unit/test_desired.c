@@ -196,7 +196,7 @@ static void test_apps(void)
 	      "apps[1].spec.run: a function cannot be part of the result",
 	      "a function in a spec names its place");
 
-	s = loads("app(string.rep('a', 63)) {}\napp 'A.b_c-9' {}\n"
+	s = loads("app(string.rep('a', 63)) {}\napp 'a.b_c-9' {}\n"
 		  "app '0' {}\n", "edge-case app names");
 	if (s) {
 		is_int(s->app_count, 3, "63-character, dotted and one-digit "
@@ -204,6 +204,8 @@ static void test_apps(void)
 		is_int(strlen(s->app_names[0]), 63, "63 characters kept");
 	}
 	desired_summary_free(s);
+	fails("app 'Web' {}\n", FURROW_EINVAL, "app name 'Web' is invalid: "
+	      "1 to 63 of a-z 0-9", "an upper-case app name");
 
 	s = loads("local spec = { kind = 'service' }\n"
 		  "app 'a' (spec)\napp 'b' (spec)\n", "one spec table twice");
