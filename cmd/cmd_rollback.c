@@ -58,6 +58,10 @@ int cmd_rollback(struct cmd_context *ctx, int argc, char **argv)
 				      ROLLBACK_WAIT_MS, &reply, &ok);
 		if (!ret && !ok)
 			ret = error_set(FURROW_ERR, "%s", reply.buf);
+		else if (ret == FURROW_ETIMEOUT)
+			error_prefix(ret, "the daemon did not answer in time; "
+				     "the rollback may still be in progress "
+				     "(see furrow status)");
 	} else if (!ret) {
 		ret = apply_rollback(cfg, st, app);
 	}
