@@ -402,14 +402,19 @@ static void *worker(void *arg)
 
 static void run_workers(struct pass *ps)
 {
-	size_t n = (size_t)ps->e->cfg->apply.parallel;
+	size_t n = (size_t)ps->e->cfg->apply.parallel, slow = 0;
 	pthread_t *t;
 	size_t started = 0;
 
+	/* Threads pay off when apps wait (starts, health checks); a pass of
+	 * drift checks only is quicker on one (no cross-core churn). */
+	for (size_t i = 0; i < ps->n; i++)
+		slow += ps->w[i].it->action != PLAN_UNCHANGED &&
+			ps->w[i].it->verdict == POLICY_ALLOW;
+	if (n > slow)
+		n = slow;
 	if (n < 1)
 		n = 1;
-	if (n > ps->n)
-		n = ps->n;
 	pthread_mutex_init(&ps->mu, NULL);
 	pthread_cond_init(&ps->cv, NULL);
 	/* One worker runs on this thread; the others are extra. */

@@ -78,41 +78,60 @@ static int is_app_name(const char *s)
 	return 1;
 }
 
+/* Create dir under parent (a path) if missing, syncing parent after a
+ * creation so that it survives a crash.  1 created, 0 existed, or <0. */
+static int make_dir(const char *parent, int parent_fd, const char *name)
+{
+	if (mkdirat(parent_fd, name, 0700) < 0) {
+		if (errno == EEXIST)
+			return 0;
+		return error_errno(FURROW_EIO, "cannot create directory %s/%s",
+				   parent, name);
+	}
+	if (fsync(parent_fd) < 0)
+		return error_errno(FURROW_EIO, "cannot sync directory %s", parent);
+	return 1;
+}
+
 int slots_open(struct slots **out, const char *state_dir, const char *app)
 {
 	struct strbuf path = STRBUF_INIT;
 	struct slots *s = NULL;
-	int fd = -1, ret;
+	struct stat st;
+	int fd = -1, apps_fd = -1, ret = 0;
 
 	*out = NULL;
 	if (!is_app_name(app))
 		return error_set(FURROW_EINVAL, "slots: \"%.64s\" is not an app name",
 				 app);
-	strbuf_addf(&path, "%s/apps", state_dir);
-	ret = file_mkdirs(path.buf, 0700);
-	if (ret)
-		goto out;
-	strbuf_addf(&path, "/%s", app);
-	if (mkdir(path.buf, 0700) < 0 && errno != EEXIST) {
-		ret = error_errno(FURROW_EIO, "cannot create directory %s", path.buf);
-		goto out;
-	}
+	strbuf_addf(&path, "%s/apps/%s", state_dir, app);
+	/* The common case - every pass, every app - is an existing app:
+	 * no mkdir, no sync, nothing written. */
 	fd = open(path.buf, DIR_FLAGS);
+	if (fd < 0 && errno == ENOENT) {
+		strbuf_setlen(&path, path.len - strlen(app) - 1);
+		if ((ret = file_mkdirs(path.buf, 0700)))
+			goto out;
+		apps_fd = open(path.buf, DIR_FLAGS);
+		if (apps_fd < 0) {
+			ret = error_errno(FURROW_EIO, "cannot open %s", path.buf);
+			goto out;
+		}
+		if ((ret = make_dir(path.buf, apps_fd, app)) < 0)
+			goto out;
+		strbuf_addf(&path, "/%s", app);
+		fd = open(path.buf, DIR_FLAGS);
+	}
 	if (fd < 0) {
 		ret = error_errno(errno == ELOOP || errno == ENOTDIR ?
 				  FURROW_EINVAL : FURROW_EIO,
 				  "cannot open app directory %s", path.buf);
 		goto out;
 	}
-	if (mkdirat(fd, "data", 0700) < 0 && errno != EEXIST) {
-		ret = error_errno(FURROW_EIO, "cannot create directory %s/data",
-				  path.buf);
+	if (fstatat(fd, "data", &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    (ret = make_dir(path.buf, fd, "data")) < 0)
 		goto out;
-	}
-	if (fsync(fd) < 0) {
-		ret = error_errno(FURROW_EIO, "cannot sync directory %s", path.buf);
-		goto out;
-	}
+	ret = 0;
 	s = xcalloc(1, sizeof(*s));
 	s->fd = fd;
 	fd = -1;
@@ -122,6 +141,8 @@ int slots_open(struct slots **out, const char *state_dir, const char *app)
 out:
 	if (fd >= 0)
 		close(fd);
+	if (apps_fd >= 0)
+		close(apps_fd);
 	strbuf_release(&path);
 	return ret;
 }

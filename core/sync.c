@@ -587,14 +587,19 @@ out:
 /* Signature, then (for a sync) ancestry, then furrow.lua, then policies. */
 static int verify_fetched(struct sync_result *out, const struct config *cfg,
 			  const char *repo, const char *rev,
-			  const char *ancestor, struct desired_summary **sum)
+			  const char *ancestor, struct desired_summary **sum,
+			  struct value **keep)
 {
-	static const char *const root[] = { "furrow.lua" };
+	/* The FREEZE files ride along when the caller keeps what was read
+	 * (the planner): one read child instead of two. */
+	static const char *const root[] = { "furrow.lua", "FREEZE",
+					    "FREEZE.sig" };
 	struct value *commit = NULL;
 	int ret;
 
 	*sum = NULL;
-	if ((ret = read_commit(&commit, repo, rev, ancestor, root, 1, 1)))
+	if ((ret = read_commit(&commit, repo, rev, ancestor, root,
+			       keep ? 3 : 1, 1)))
 		goto out;
 	if ((ret = copy_oid(out->commit, get_str(commit, "commit", NULL))))
 		goto out;
@@ -612,6 +617,10 @@ static int verify_fetched(struct sync_result *out, const struct config *cfg,
 	if ((ret = read_summary(sum, out, commit)))
 		goto out;
 	ret = verify_policies(out, cfg, *sum, repo);
+	if (!ret && keep) {
+		*keep = commit;
+		commit = NULL;
+	}
 out:
 	value_free(commit);
 	return ret;
@@ -916,7 +925,7 @@ int sync_run(struct sync_result *out, const struct config *cfg,
 
 	ret = verify_fetched(out, cfg, p.repo.buf, get_str(got, "tip", NULL),
 			     state.accepted[0] && !o->allow_downgrade ?
-			     state.accepted : NULL, &sum);
+			     state.accepted : NULL, &sum, NULL);
 	/* A commit without a serial counts as serial 0. */
 	if (!ret && (out->has_serial ? out->serial : 0) < state.serial_max) {
 		if (o->allow_downgrade)
@@ -1000,7 +1009,7 @@ int sync_inspect(struct sync_result *out, const struct config *cfg,
 				rev);
 		goto out;
 	}
-	ret = verify_fetched(out, cfg, p.repo.buf, rev, NULL, &sum);
+	ret = verify_fetched(out, cfg, p.repo.buf, rev, NULL, &sum, NULL);
 out:
 	desired_summary_free(sum);
 	paths_release(&p);
@@ -1014,21 +1023,17 @@ out:
  * is "not frozen"; a bad signature is logged so it is not silent.
  */
 static int read_freeze(int *frozen, const struct config *cfg,
-		       const char *repo, const char *commit)
+		       const struct value *got, const char *commit)
 {
-	static const char *const paths[] = { "FREEZE", "FREEZE.sig" };
 	struct allowed_signers *trust = NULL;
 	struct verify_result vr;
-	struct value *got = NULL;
 	const struct value *files;
 	const char *body, *armored;
 	size_t blen = 0, alen = 0;
-	int ret;
+	int ret = 0;
 
 	*frozen = 0;
 	memset(&vr, 0, sizeof(vr));
-	if ((ret = read_commit(&got, repo, commit, NULL, paths, 2, 0)))
-		goto out;
 	files = value_get(got, "files");
 	body = get_str(files, "FREEZE", &blen);
 	armored = get_str(files, "FREEZE.sig", &alen);
@@ -1047,13 +1052,13 @@ static int read_freeze(int *frozen, const struct config *cfg,
 out:
 	verify_result_release(&vr);
 	allowed_signers_free(trust);
-	value_free(got);
 	return ret;
 }
 
 int sync_read_verified(struct sync_verified *out, const struct config *cfg,
 		       const char *rev)
 {
+	struct value *got = NULL;
 	struct sync_paths p;
 	int ret;
 
@@ -1065,10 +1070,11 @@ int sync_read_verified(struct sync_verified *out, const struct config *cfg,
 		goto out;
 	}
 	if ((ret = verify_fetched(&out->res, cfg, p.repo.buf, rev, NULL,
-				  &out->sum)))
+				  &out->sum, &got)))
 		goto out;
-	ret = read_freeze(&out->freeze_file, cfg, p.repo.buf, out->res.commit);
+	ret = read_freeze(&out->freeze_file, cfg, got, out->res.commit);
 out:
+	value_free(got);
 	paths_release(&p);
 	return ret;
 }

@@ -28,6 +28,9 @@
 # * libgit2: CMAKE_C_FLAGS_RELEASE=-DNDEBUG, else CMake appends -O3. Debian's
 #   +ds tarball has no deps/, hence system http-parser, REGEX_BACKEND=regcomp
 #   (musl has no regcomp_l, no pcre), NTLM off (deps/ntlmclient gone).
+#   No CERT_LOCATION: with one, every git_libgit2_init() parses the whole
+#   CA bundle (~3.5 ms per process, and furrow starts a git child several
+#   times a pass); gitsync_fetch() sets the CA file on every https fetch.
 # * curl: dpkg-source applies 90_gnutls/99_nss (they rename the library to
 #   libcurl-gnutls/-nss); revert them, then autoreconf -fi because the Debian
 #   patches touch configure.ac/Makefile.am. Only lib/ is built (libtool makes
@@ -248,7 +251,6 @@ s_libgit2() {
     -DENABLE_REPRODUCIBLE_BUILDS=ON -DUSE_SSH=OFF -DUSE_GSSAPI=OFF -DUSE_NTLMCLIENT=OFF \
     -DUSE_BUNDLED_ZLIB=OFF -DUSE_HTTPS=mbedTLS -DUSE_SHA1=CollisionDetection -DUSE_SHA256=mbedTLS \
     -DUSE_HTTP_PARSER=system -DREGEX_BACKEND=regcomp -DUSE_THREADS=ON \
-    -DCERT_LOCATION=/etc/ssl/certs/ca-certificates.crt \
     -DMBEDTLS_ROOT_DIR="$S" -DMBEDTLS_INCLUDE_DIR="$S/include" -DMBEDTLS_LIBRARY="$S/lib/libmbedtls.a" \
     -DMBEDX509_LIBRARY="$S/lib/libmbedx509.a" -DMBEDCRYPTO_LIBRARY="$S/lib/libmbedcrypto.a" \
     -DHTTP_PARSER_INCLUDE_DIR="$S/include" -DHTTP_PARSER_LIBRARY="$S/lib/libhttp_parser.a" \
