@@ -138,6 +138,7 @@ bench: $(BUILD)/furrow
 	BUILD=$(BUILD) bench/run.sh
 	BUILD=$(BUILD) bench/sync.sh
 	BUILD=$(BUILD) bench/plan.sh
+	BUILD=$(BUILD) bench/apply.sh
 
 sbom: $(BUILD)/sbom.cdx.json
 

@@ -65,9 +65,8 @@ static int each(const struct history_entry *e, void *arg)
 		add_time(&o->sb, e->time);
 		strbuf_addf(&o->sb, "  %-16s %-16s", e->app, e->event);
 		if (*e->from_slot || *e->to_slot)
-			strbuf_addf(&o->sb, " %s->%s", *e->from_slot ?
-				    e->from_slot : "-", *e->to_slot ?
-				    e->to_slot : "-");
+			strbuf_addf(&o->sb, " %s->%s", e->from_slot,
+				    e->to_slot);
 		if (*e->commit)
 			strbuf_addf(&o->sb, " %.12s", e->commit);
 		if (*e->reason)

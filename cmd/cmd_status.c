@@ -60,12 +60,14 @@ static void print_apps(struct strbuf *sb, const struct value *ap,
 	const struct value *apps = value_get(ap, "apps");
 
 	if (pass) {
-		strbuf_addf(sb, "applied       %s", str(pass, "commit"));
+		/* The pass's commit: what each app runs is below (a held or
+		 * deferred app stays on an earlier one). */
+		strbuf_addf(sb, "last pass     %s", str(pass, "commit"));
 		if (value_get(pass, "serial"))
 			strbuf_addf(sb, " (serial %lld)", num(pass, "serial"));
-		strbuf_addstr(sb, "\nlast pass     ");
+		strbuf_addstr(sb, ", ");
 		add_age(sb, now - num(pass, "time"));
-		strbuf_addf(sb, " ago, exit %lld, plan sha256:%s\n",
+		strbuf_addf(sb, " ago, exit %lld\nplan          sha256:%s\n",
 			    num(pass, "exit"), str(pass, "plan_sha256"));
 	}
 	if (!apps->u.table.count) {

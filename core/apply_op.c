@@ -306,9 +306,8 @@ static int do_health(struct op *o)
 		hr.state = HEALTH_HEALTHY;
 	} else if (h->kind == APPSPEC_HEALTH_NONE) {
 		/* Running is the only check: it must still run after a grace
-		 * period (health.settle when shorter). */
-		double grace = h->settle < NO_CHECK_GRACE_SECONDS ?
-			       h->settle : NO_CHECK_GRACE_SECONDS;
+		 * period. */
+		double grace = NO_CHECK_GRACE_SECONDS;
 		struct timespec t0, t;
 
 		clock_gettime(CLOCK_MONOTONIC, &t0);

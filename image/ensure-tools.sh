@@ -7,7 +7,7 @@ set -euo pipefail
 
 build_pkgs=(musl-tools musl-dev gcc make cmake pkg-config dpkg-dev patch
 	autoconf automake libtool python3 file xz-utils bzip2 git ca-certificates
-	curl)
+	curl openssh-client)
 test_pkgs=(clang libclang-rt-14-dev openssh-client git python3 file time openssl
 	nginx-light fcgiwrap iproute2 iptables
 	binutils procps)
