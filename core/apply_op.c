@@ -230,12 +230,37 @@ static void load_from(struct op *o)
 
 /* ---- the steps ---- */
 
+/* Slot's confirmation: set to this op's spec and commit, or cleared. */
+static int set_confirmed(struct op *o, int slot, int set)
+{
+	struct app_runtime rt;
+	char *c;
+	int ret;
+
+	eng_lock(o->e);
+	ret = runtime_get(o->e->st, o->app, &rt);
+	if (!ret) {
+		c = rt.confirmed[slot == 'a' ? 0 : 1];
+		if (set)
+			snprintf(c, sizeof(rt.confirmed[0]), "%s %s",
+				 o->spec_sha, o->commit);
+		else
+			c[0] = 0;
+		ret = runtime_put(o->e->st, o->app, &rt);
+	}
+	eng_unlock(o->e);
+	return ret;
+}
+
 static int do_stage(struct op *o)
 {
 	struct slot_stage *stage = NULL;
 	struct slot_manifest_info info = { o->commit, o->spec_sha };
 	int ret;
 
+	/* First: the slot no longer holds what was confirmed there. */
+	if ((ret = set_confirmed(o, o->to, 0)))
+		return ret;
 	if ((ret = slots_stage_begin(o->slots, &stage)))
 		return ret;
 	if (slot_stage_slot(stage) != o->to)
@@ -360,6 +385,9 @@ static int do_confirm(struct op *o)
 		snprintf(rt.health, sizeof(rt.health), "healthy");
 		rt.health_msg[0] = 0;
 		rt.checked = rt.changed = (long long)time(NULL);
+		snprintf(rt.confirmed[o->to == 'a' ? 0 : 1],
+			 sizeof(rt.confirmed[0]), "%s %s", o->spec_sha,
+			 o->commit);
 		if (o->kind == JOURNAL_OP_UPDATE && !o->repair) {
 			rt.held_spec[0] = rt.held_commit[0] = 0;
 			rt.held_reason[0] = 0;
@@ -736,14 +764,27 @@ int op_rollback(struct engine *e, const char *app, struct op_result *r)
 		goto out;
 	{
 		struct app_runtime rt;
+		char want[sizeof(rt.confirmed[0])];
 
-		if (!eng_runtime_get(e, app, &rt) && rt.held_spec[0] &&
-		    !strcmp(rt.held_spec, rep.spec_sha256) &&
+		if ((ret = eng_runtime_get(e, app, &rt)))
+			goto out;
+		snprintf(want, sizeof(want), "%.64s %.40s", rep.spec_sha256,
+			 rep.commit);
+		if (rt.held_spec[0] && !strcmp(rt.held_spec, rep.spec_sha256) &&
 		    !strcmp(rt.held_commit, rep.commit)) {
 			ret = error_set(FURROW_EINVAL, "app %s: slot %c holds "
 					"the update that failed (%.200s); there "
 					"is no earlier version to roll back to",
 					app, o.to, rt.held_reason);
+			goto out;
+		}
+		/* Only to what once passed its health check and was
+		 * confirmed: not to an update cut short and undone. */
+		if (strcmp(rt.confirmed[o.to == 'a' ? 0 : 1], want)) {
+			ret = error_set(FURROW_EINVAL, "app %s: slot %c holds "
+					"no confirmed earlier version to roll "
+					"back to (its update never completed)",
+					app, o.to);
 			goto out;
 		}
 	}

@@ -49,6 +49,8 @@ static void decode(struct app_runtime *out, const struct value *t)
 	copy_str(out->held_commit, sizeof(out->held_commit), t, "held_commit");
 	out->held_at = get_num(t, "held_at");
 	copy_str(out->held_reason, sizeof(out->held_reason), t, "held_reason");
+	copy_str(out->confirmed[0], sizeof(out->confirmed[0]), t, "confirmed_a");
+	copy_str(out->confirmed[1], sizeof(out->confirmed[1]), t, "confirmed_b");
 }
 
 static int parse(struct app_runtime *out, const char *app, const void *val,
@@ -114,6 +116,8 @@ int runtime_put(struct store *st, const char *app, const struct app_runtime *in)
 	value_put_str(t, "held_commit", in->held_commit);
 	value_put_int(t, "held_at", in->held_at);
 	value_put_str(t, "held_reason", in->held_reason);
+	value_put_str(t, "confirmed_a", in->confirmed[0]);
+	value_put_str(t, "confirmed_b", in->confirmed[1]);
 	value_sort(t);
 	value_to_json(&sb, t, 0);
 	ret = store_put1(st, TABLE, app, strlen(app), sb.buf, sb.len);

@@ -42,6 +42,10 @@ struct app_runtime {
 	char held_commit[41];     /* ... from this commit */
 	long long held_at;        /* epoch it was held */
 	char held_reason[APP_RUNTIME_TEXT];
+	/* Per slot ([0] a, [1] b): "<spec sha256> <commit>" it was last
+	 * confirmed with, "" if never or restaged since - what a rollback
+	 * may go back to. */
+	char confirmed[2][64 + 1 + 40 + 1];
 };
 
 /* Read app's record; a missing one reads as zeroes (returns 0).  A
