@@ -8,6 +8,7 @@
  * shared by every later transaction.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -39,6 +40,8 @@ static const char *const store_tables[] = {
 	"journal", /* per app with an update in flight: its intent (journal.h) */
 	"history", /* append-only apply events by sequence (journal.h) */
 	"runtime", /* per app: health, last change, held spec (apply.h) */
+	"outbox", /* reports and events not yet delivered, by sequence */
+	"deadletter", /* outbox items the receiver refused (4xx) */
 };
 #define STORE_NTABLES (sizeof(store_tables) / sizeof(store_tables[0]))
 #define TABLE_META 0
@@ -65,6 +68,11 @@ struct store {
 	ino_t ino;
 	pid_t pid;
 	struct store *next_open;
+	/* Serialises every call into LMDB from this handle: the apply
+	 * workers, the daemon's main thread and the report sender share
+	 * one store.  Recursive, so that a nested store_update() still
+	 * reaches its BUG() instead of deadlocking. */
+	pthread_mutex_t mu;
 };
 
 struct store_txn {
@@ -247,6 +255,14 @@ static int store_open_env(struct store **out, const char *state_dir,
 
 	*out = NULL;
 	st = xcalloc(1, sizeof(*st));
+	{
+		pthread_mutexattr_t a;
+
+		pthread_mutexattr_init(&a);
+		pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+		pthread_mutex_init(&st->mu, &a);
+		pthread_mutexattr_destroy(&a);
+	}
 	st->lock_fd = -1;
 	st->dir = xstrdup(state_dir);
 	st->mode = rdonly ? STORE_READ_ONLY : STORE_READ_WRITE;
@@ -401,7 +417,19 @@ static int store_grow(struct store *st)
 	return store_set_mapsize(st, next);
 }
 
+static int store_update_locked(struct store *st, store_txn_fn fn, void *arg);
+
 int store_update(struct store *st, store_txn_fn fn, void *arg)
+{
+	int ret;
+
+	pthread_mutex_lock(&st->mu);
+	ret = store_update_locked(st, fn, arg);
+	pthread_mutex_unlock(&st->mu);
+	return ret;
+}
+
+static int store_update_locked(struct store *st, store_txn_fn fn, void *arg)
 {
 	struct store_txn t;
 	int ret, rc;
@@ -435,7 +463,19 @@ int store_update(struct store *st, store_txn_fn fn, void *arg)
 	}
 }
 
+static int store_view_locked(struct store *st, store_txn_fn fn, void *arg);
+
 int store_view(struct store *st, store_txn_fn fn, void *arg)
+{
+	int ret;
+
+	pthread_mutex_lock(&st->mu);
+	ret = store_view_locked(st, fn, arg);
+	pthread_mutex_unlock(&st->mu);
+	return ret;
+}
+
+static int store_view_locked(struct store *st, store_txn_fn fn, void *arg)
 {
 	struct store_txn t;
 	int ret, rc;
@@ -798,6 +838,14 @@ static int store_migrate_5_to_6(struct store_txn *t)
 	return 0;
 }
 
+/* 6 -> 7: the "outbox" and "deadletter" tables of the report sender;
+ * both start empty. */
+static int store_migrate_6_to_7(struct store_txn *t)
+{
+	(void)t;
+	return 0;
+}
+
 /* Each step takes a store at `from` to `to`; run in order, all in the one
  * transaction of store_open(), so a store is never left half-migrated. */
 static const struct store_migration {
@@ -809,6 +857,7 @@ static const struct store_migration {
 	{ 3, 4, store_migrate_3_to_4 },
 	{ 4, 5, store_migrate_4_to_5 },
 	{ 5, 6, store_migrate_5_to_6 },
+	{ 6, 7, store_migrate_6_to_7 },
 };
 
 /*
@@ -907,6 +956,7 @@ void store_free(struct store *st)
 		close(st->lock_fd);
 	}
 	free(st->dir);
+	pthread_mutex_destroy(&st->mu);
 	free(st);
 }
 

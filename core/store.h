@@ -20,8 +20,10 @@
  *  - One open per process: a state dir may be open at most once in a
  *    process at a time (LMDB's fcntl locks are per process); a second
  *    store_open() of the same dir fails with FURROW_EBUSY.
- *  - A struct store is not thread-safe: callers serialise its use.  Read
- *    transactions are not tied to a thread (MDB_NOTLS).
+ *  - Threads: every call on a struct store takes its internal (recursive)
+ *    lock, so threads of one process may share it; a store_view() or
+ *    store_update() callback runs with the lock held, so keep it short.
+ *    Read transactions are not tied to a thread (MDB_NOTLS).
  *
  * Durability is full: every committed store_update() is on disk
  * (fdatasync) when it returns.
@@ -36,7 +38,7 @@ struct store;
 struct store_txn;
 
 /* The schema this furrow writes; see the migration table in store.c. */
-#define STORE_SCHEMA_VERSION 6u
+#define STORE_SCHEMA_VERSION 7u
 
 enum store_mode {
 	STORE_READ_WRITE = 0,

@@ -189,7 +189,7 @@ static void test_basic(void)
 	is_int(store_view(st, walk_all_txn, &w), 0, "foreach whole table");
 	ok(strstr(w.seen.buf, "j=y;ka=1;kb=2;kc=3;l=x;") != NULL &&
 	   strstr(w.seen.buf, "instance_id=") != NULL &&
-	   strstr(w.seen.buf, "schema_version=6;") != NULL,
+	   strstr(w.seen.buf, "schema_version=7;") != NULL,
 	   "whole-table walk sees every key: %s", w.seen.buf);
 	strbuf_reset(&w.seen);
 	w.calls = 0;
@@ -771,11 +771,11 @@ static void test_newer_version(void)
 	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
 	struct store *st = NULL;
 
-	is_int(store_create_at_version(dir, 7), 0, "create a version 7 store");
+	is_int(store_create_at_version(dir, 8), 0, "create a version 8 store");
 	is_int(read_file(data, &before), 0, "read data.mdb");
 	is_int(store_open(&st, dir, NULL), FURROW_EVERSION,
 	       "read-write open of a newer store");
-	ok(has_msg("has schema version 7, this furrow understands up to 6") &&
+	ok(has_msg("has schema version 8, this furrow understands up to 7") &&
 	   has_msg("upgrade furrow") && has_msg(dir),
 	   "message: %s", error_message());
 	ok(st == NULL, "no handle");
