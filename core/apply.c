@@ -300,7 +300,7 @@ static void check_running(struct pass *ps, struct work *w, struct op_result *r)
 
 	if (!w->applied_commit)
 		return;
-	drift_check(ps->e, w->it->app, NULL, w->it->current_sha256,
+	drift_check(ps->e, w->it->app, NULL, NULL, w->it->current_sha256,
 		    w->applied_commit, ps->p->sha256, &d);
 	if (d.outcome == APPLY_FAILED || d.outcome == APPLY_ROLLED_BACK) {
 		*r = d;
@@ -333,7 +333,7 @@ static void do_item(struct pass *ps, struct work *w)
 		op_remove(ps->e, it->app, ps->p->sha256, r);
 		return;
 	case PLAN_UNCHANGED:
-		drift_check(ps->e, it->app, w->eff, it->spec_sha256,
+		drift_check(ps->e, it->app, it->kind, w->eff, it->spec_sha256,
 			    w->applied_commit ? w->applied_commit : ps->p->commit,
 			    ps->p->sha256, r);
 		return;

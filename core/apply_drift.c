@@ -23,6 +23,7 @@
 #include "config.h"
 #include "driver.h"
 #include "error.h"
+#include "health.h"
 #include "log.h"
 #include "slots.h"
 #include "store.h"
@@ -64,6 +65,22 @@ static void restart(struct engine *e, const char *app, struct slots *s,
 	r->outcome = APPLY_REPAIRED;
 	snprintf(r->message, sizeof(r->message), "drift: %s; started again",
 		 why);
+	/* Not repaired until it answers again. */
+	if (spec->health.kind != APPSPEC_HEALTH_NONE) {
+		struct health_env env = { 0 };
+		struct health_result hr;
+		char dir[4096];
+
+		snprintf(dir, sizeof(dir), "%s/%c", slots_path(s), slot);
+		env.slot_dir = dir;
+		health_wait(&hr, &spec->health, &env, NULL, NULL);
+		if (hr.state != HEALTH_HEALTHY) {
+			r->outcome = APPLY_FAILED;
+			snprintf(r->message, sizeof(r->message), "drift: %.400s; "
+				 "started again but unhealthy: %.500s", why,
+				 hr.message);
+		}
+	}
 	eng_history(e, app, "drift-repair", slot, slot, commit, r->message);
 	if (!eng_runtime_get(e, app, &rt)) {
 		if (spec->kind == APPSPEC_SERVICE)
@@ -75,31 +92,39 @@ static void restart(struct engine *e, const char *app, struct slots *s,
 		  NULL);
 }
 
-/* Stop a leftover workload in the inactive slot. */
+/* Stop a leftover service in the inactive slot.  Its pid file is all
+ * that is needed (no spec): no file, nothing runs there. */
 static void stop_stray(struct engine *e, const char *app, struct slots *s,
 		       int slot)
 {
-	struct appspec *spec = slot_spec(e, app, slot);
-	struct driver_ctx c = { e->cfg, app, s, spec, "" };
+	struct driver_ctx c = { e->cfg, app, s, NULL, "" };
 	char why[256];
 
-	error_clear();
-	if (spec && spec->kind == APPSPEC_SERVICE &&
-	    driver_service.running(&c, slot, why, sizeof(why)) == 1) {
+	if (driver_service.running(&c, slot, why, sizeof(why)) == 1) {
 		log_event(LOG_WARN, "apply.stray_stopped", "the inactive slot "
 			  "was running", "app", app, NULL);
 		if (driver_service.stop(&c, slot))
 			log_event(LOG_WARN, "apply.stray_stop_failed",
 				  error_message(), "app", app, NULL);
 	}
-	appspec_free(spec);
+	error_clear();
 }
 
-void drift_check(struct engine *e, const char *app,
+/* The kind named name, or -1. */
+static int kind_of(const char *name)
+{
+	for (int k = APPSPEC_CONTAINER; name && k <= APPSPEC_FILES; k++)
+		if (!strcmp(appspec_kind_name((enum appspec_kind)k), name))
+			return k;
+	return -1;
+}
+
+void drift_check(struct engine *e, const char *app, const char *kind,
 		 const struct value *desired_value, const char *spec_sha256,
 		 const char *commit, const char *plan_sha256,
 		 struct op_result *r)
 {
+	int hint = kind_of(kind);
 	struct slot_report rep;
 	struct slots *s = NULL;
 	struct appspec *spec = NULL;
@@ -142,7 +167,12 @@ void drift_check(struct engine *e, const char *app,
 		describe(why, sizeof(why), active, &rep);
 		goto redeploy;
 	}
-	if (!(spec = slot_spec(e, app, active)) || !(d = driver_for(spec->kind))) {
+	/* A service is checked by its pid file alone; its spec is only
+	 * parsed for a restart (a no-op pass over many apps stays cheap). */
+	if (hint == APPSPEC_SERVICE) {
+		d = &driver_service;
+	} else if (!(spec = slot_spec(e, app, active)) ||
+		   !(d = driver_for(spec->kind))) {
 		snprintf(why, sizeof(why), "drift: slot %c: %s", active,
 			 error_message());
 		goto redeploy;
@@ -157,6 +187,11 @@ void drift_check(struct engine *e, const char *app,
 			snprintf(r->message, sizeof(r->message), "%s",
 				 error_message());
 			goto out;
+		}
+		if (ret == 0 && !spec && !(spec = slot_spec(e, app, active))) {
+			snprintf(why, sizeof(why), "drift: slot %c: %s", active,
+				 error_message());
+			goto redeploy;
 		}
 		if (ret == 0)
 			restart(e, app, s, active, spec, d, rep.commit, state, r);

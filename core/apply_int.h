@@ -70,10 +70,11 @@ int op_recover(struct engine *e, const struct journal_record *rec);
 /*
  * Check an applied app for drift and repair it; desired_value and
  * spec_sha256 are the desired (effective) spec, used when the active
- * slot must be redeployed.  Outcome UNCHANGED, REPAIRED, ROLLED_BACK or
+ * slot must be redeployed; kind (may be NULL) is the active slot's kind
+ * when the caller knows it.  Outcome UNCHANGED, REPAIRED, ROLLED_BACK or
  * FAILED.
  */
-void drift_check(struct engine *e, const char *app,
+void drift_check(struct engine *e, const char *app, const char *kind,
 		 const struct value *desired_value, const char *spec_sha256,
 		 const char *commit, const char *plan_sha256,
 		 struct op_result *r);
