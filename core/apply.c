@@ -55,6 +55,13 @@ void eng_unlock(struct engine *e)
 	pthread_mutex_unlock(&e->lock);
 }
 
+void eng_event(struct engine *e, const char *name, const char *app,
+	       const char *commit, const char *message)
+{
+	if (e->event)
+		e->event(e->event_arg, name, app, commit, message);
+}
+
 int eng_stopping(const struct engine *e)
 {
 	return e->stop && *e->stop;
@@ -231,6 +238,7 @@ struct work {
 struct pass {
 	struct engine *e;
 	const struct plan *p;
+	int plan_changed;           /* not the last pass's plan hash */
 	struct work *w;
 	size_t n;
 	pthread_mutex_t mu;
@@ -349,6 +357,32 @@ static void do_item(struct pass *ps, struct work *w)
 	}
 }
 
+/* The event for an item's outcome, if it is one worth sending. */
+static void announce(struct pass *ps, const struct work *w)
+{
+	const char *name = NULL, *msg = w->r.message[0] ? w->r.message : NULL;
+
+	switch (w->r.outcome) {
+	case APPLY_APPLIED: name = "update-succeeded"; break;
+	case APPLY_REMOVED: name = "removed"; break;
+	case APPLY_ROLLED_BACK: name = "update-rolled-back"; break;
+	case APPLY_FAILED: name = "update-failed"; break;
+	case APPLY_REPAIRED: name = "drift-repaired"; break;
+	case APPLY_DEFERRED:
+		if (ps->plan_changed)
+			name = "policy-deferred";
+		break;
+	case APPLY_DENIED:
+		if (ps->plan_changed)
+			name = "policy-denied";
+		break;
+	default:
+		break;
+	}
+	if (name)
+		eng_event(ps->e, name, w->it->app, ps->p->commit, msg);
+}
+
 static void *worker(void *arg)
 {
 	struct pass *ps = arg;
@@ -356,7 +390,7 @@ static void *worker(void *arg)
 	pthread_mutex_lock(&ps->mu);
 	for (;;) {
 		struct work *next = NULL;
-		int waiting = 0;
+		int waiting = 0, skipped = 0;
 
 		for (size_t i = 0; i < ps->n && !next; i++) {
 			struct work *w = &ps->w[i];
@@ -365,7 +399,6 @@ static void *worker(void *arg)
 
 			if (w->state != W_WAITING)
 				continue;
-			waiting = 1;
 			rd = ready(ps, w, why, sizeof(why));
 			if (rd < 0) {
 				w->state = W_DONE;
@@ -373,10 +406,17 @@ static void *worker(void *arg)
 				snprintf(w->r.message, sizeof(w->r.message),
 					 "%s", why);
 				pthread_cond_broadcast(&ps->cv);
+				skipped = 1;
 			} else if (rd > 0) {
 				next = w;
+			} else {
+				waiting = 1;
 			}
 		}
+		/* A skip may decide items scanned before it: look again
+		 * rather than wait for a wake-up nobody will send. */
+		if (!next && skipped)
+			continue;
 		if (!next && !waiting)
 			break;
 		if (!next) {
@@ -391,6 +431,7 @@ static void *worker(void *arg)
 				 "furrow is stopping");
 		} else {
 			do_item(ps, next);
+			announce(ps, next);
 		}
 		pthread_mutex_lock(&ps->mu);
 		next->state = W_DONE;
@@ -438,17 +479,28 @@ static void set_text(char **dst, const char *s)
 	*dst = xstrdup(s);
 }
 
-static void do_sync(struct apply_result *out, const struct config *cfg,
-		    struct store *st, const struct apply_options *o)
+static void do_sync(struct apply_result *out, struct engine *e,
+		    const struct apply_options *o)
 {
 	struct sync_options so = { o->bundle, 0, 0, 0 };
 	struct sync_result sr;
-	int ret;
+	struct sync_state before;
+	int ret, known = 0;
 
 	memset(&sr, 0, sizeof(sr));
-	ret = sync_run(&sr, cfg, st, &so);
-	if (ret == FURROW_EVERIFY)
+	memset(&before, 0, sizeof(before));
+	if (sync_state_load(&before, e->st, e->cfg->state_dir))
+		error_clear();
+	ret = sync_run(&sr, e->cfg, e->st, &so);
+	if (ret == FURROW_EVERIFY) {
 		set_text(&out->verify_error, error_message());
+		/* One event per new failure, not one per pass. */
+		known = before.verify_error &&
+			!strcmp(before.verify_error, error_message());
+		if (!known)
+			eng_event(e, "verify-failed", NULL, NULL,
+				  out->verify_error);
+	}
 	else if (ret)
 		set_text(&out->fetch_error, error_message());
 	if (ret)
@@ -456,6 +508,7 @@ static void do_sync(struct apply_result *out, const struct config *cfg,
 			  "commit accepted before", "error", error_message(),
 			  NULL);
 	sync_result_release(&sr);
+	sync_state_release(&before);
 }
 
 /* What status shows as "applied": the last pass's commit and plan. */
@@ -478,6 +531,23 @@ static void record_pass(struct engine *e, const struct apply_result *r,
 		error_clear();
 	}
 	value_free(v);
+}
+
+/* 1 unless the last pass planned exactly this (same plan hash). */
+static int plan_differs(struct store *st, const char *sha)
+{
+	struct value *last = NULL;
+	const struct value *h;
+	int differs = 1;
+
+	if (!runtime_pass_get(st, &last)) {
+		h = value_get(last, "plan_sha256");
+		differs = !h || h->type != VALUE_STRING ||
+			  strcmp(h->u.string.ptr, sha);
+	}
+	error_clear();
+	value_free(last);
+	return differs;
 }
 
 static const char *applied_commit(const struct value *applied, const char *app)
@@ -504,13 +574,15 @@ int apply_pass(struct apply_result *out, const struct config *cfg,
 	memset(&ps, 0, sizeof(ps));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	eng_init(&e, cfg, st, opts->stop);
+	e.event = opts->event;
+	e.event_arg = opts->event_arg;
 	if (opts->now)
 		e.now = opts->now;
 	if ((ret = recover(&e)) < 0)
 		goto out;
 	out->recovered = (unsigned)ret;
 	if (!opts->no_sync)
-		do_sync(out, cfg, st, opts);
+		do_sync(out, &e, opts);
 	if ((ret = sync_state_load(&ss, st, cfg->state_dir)))
 		goto out;
 	if (!ss.accepted[0]) {
@@ -534,6 +606,7 @@ int apply_pass(struct apply_result *out, const struct config *cfg,
 
 	ps.e = &e;
 	ps.p = p;
+	ps.plan_changed = plan_differs(st, p->sha256);
 	ps.n = p->count;
 	ps.w = xcalloc(p->count + 1, sizeof(*ps.w));
 	for (size_t i = 0; i < p->count; i++) {

@@ -83,6 +83,15 @@ struct apply_options {
 	 * step finishes, an update not yet switched is rolled back, one
 	 * already switched is completed.  NULL: never. */
 	volatile sig_atomic_t *stop;
+	/* Called as things happen (from worker threads): "update-started",
+	 * "update-succeeded", "update-rolled-back", "update-failed",
+	 * "removed", "drift-repaired", "policy-deferred", "policy-denied"
+	 * (only when the plan changed since the last pass), "verify-failed"
+	 * (only for a new failure).  app, commit, message may be NULL.
+	 * NULL: no events. */
+	void (*event)(void *arg, const char *name, const char *app,
+		      const char *commit, const char *message);
+	void *event_arg;
 };
 
 /*

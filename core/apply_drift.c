@@ -219,10 +219,9 @@ redeploy:
 			 "recorded to redeploy it from", why);
 		goto out;
 	}
+	/* The update's own history entry carries why (the drift). */
 	op_update(e, app, desired_value, spec_sha256, commit, plan_sha256, why,
 		  r);
-	if (r->outcome == APPLY_REPAIRED)
-		eng_history(e, app, "drift-repair", 0, r->slot, commit, why);
 out:
 	value_free(recorded);
 	appspec_free(spec);

@@ -29,7 +29,14 @@ struct engine {
 	pthread_mutex_t lock;
 	volatile sig_atomic_t *stop;
 	long long now;
+	void (*event)(void *arg, const char *name, const char *app,
+		      const char *commit, const char *message);
+	void *event_arg;
 };
+
+/* Tell the event sink, if any (apply_options.event). */
+void eng_event(struct engine *e, const char *name, const char *app,
+	       const char *commit, const char *message);
 
 void eng_init(struct engine *e, const struct config *cfg, struct store *st,
 	      volatile sig_atomic_t *stop);

@@ -365,11 +365,14 @@ static int do_health(struct op *o)
 	return 0;
 }
 
+/* Expose first (a files target link leads to `current`, whichever slot
+ * that is), then the rename: a refused target fails before the commit
+ * point and is undone like a failed start. */
 static int do_switch(struct op *o)
 {
-	int ret = slots_switch(o->slots, o->to);
+	int ret = drv_activate(o, o->to);
 
-	return ret ? ret : drv_activate(o, o->to);
+	return ret ? ret : slots_switch(o->slots, o->to);
 }
 
 static int do_confirm(struct op *o)
@@ -558,11 +561,14 @@ void op_update(struct engine *e, const char *app,
 	log_event(LOG_INFO, "apply.update_started", why, "app", app, "from",
 		  slot_str(o.from), "to", slot_str(o.to), "commit", commit,
 		  NULL);
+	eng_event(e, "update-started", app, commit, repair ? why : NULL);
 	if ((ret = step(&o, JOURNAL_STAGE, do_stage)) ||
 	    (o.to_spec->strategy == APPSPEC_STOP_FIRST &&
 	     (ret = step(&o, JOURNAL_STOP_OLD, do_stop_old))) ||
 	    (ret = step(&o, JOURNAL_START, do_start)) ||
-	    (ret = step(&o, JOURNAL_HEALTH, do_health))) {
+	    (ret = step(&o, JOURNAL_HEALTH, do_health)) ||
+	    ((ret = step(&o, JOURNAL_SWITCH, do_switch)) &&
+	     slots_active(o.slots) != o.to)) {
 		char reason[1024];
 
 		snprintf(reason, sizeof(reason), "%s", o.why[0] ? o.why :
@@ -579,12 +585,14 @@ void op_update(struct engine *e, const char *app,
 			hold(&o, spec_sha256, commit, reason);
 		r->outcome = o.why[0] ? APPLY_ROLLED_BACK : APPLY_FAILED;
 		snprintf(r->message, sizeof(r->message), "%s", reason);
-		log_event(LOG_WARN, "apply.rolled_back", reason, "app", app,
-			  "slot", slot_str(o.from), NULL);
+		log_event(o.why[0] ? LOG_WARN : LOG_ERROR, o.why[0] ?
+			  "apply.rolled_back" : "apply.failed", reason, "app",
+			  app, "slot", slot_str(o.from), NULL);
 		goto out;
 	}
-	/* Past this point the new slot is healthy: finish, whatever. */
-	if ((ret = step(&o, JOURNAL_SWITCH, do_switch)) ||
+	/* Past this point the new slot is healthy and current: finish,
+	 * whatever (an error leaves the record for recovery). */
+	if (ret ||
 	    (ret = step(&o, JOURNAL_CONFIRM, do_confirm)) ||
 	    (o.to_spec->strategy == APPSPEC_START_FIRST &&
 	     (ret = step(&o, JOURNAL_STOP_OLD, do_stop_old))) ||
