@@ -10,6 +10,7 @@
 #include "config.h"
 #include "error.h"
 #include "store.h"
+#include "telemetry.h"
 #include "banned.h"
 
 static int apply_help(void)
@@ -113,6 +114,7 @@ int cmd_apply(struct cmd_context *ctx, int argc, char **argv)
 	struct strbuf sb = STRBUF_INIT;
 	struct apply_options opts;
 	struct apply_result r;
+	struct telemetry tm;
 	struct config *cfg = NULL;
 	struct store *st = NULL;
 	int json = 0, code, ret;
@@ -147,7 +149,11 @@ int cmd_apply(struct cmd_context *ctx, int argc, char **argv)
 	}
 	if (ret)
 		goto fail;
+	telemetry_init(&tm, cfg, st);
+	opts.event = telemetry_event;
+	opts.event_arg = &tm;
 	ret = apply_pass(&r, cfg, st, &opts);
+	telemetry_after_pass(&tm, &r, ret, r.seconds);
 	if (ret)
 		goto fail;
 	code = apply_result_class(&r);

@@ -22,6 +22,7 @@
 #include "error.h"
 #include "log.h"
 #include "store.h"
+#include "telemetry.h"
 #include "strbuf.h"
 #include "banned.h"
 
@@ -100,6 +101,7 @@ static double next_delay(const struct config *cfg)
 struct pass_thread {
 	const struct config *cfg;
 	struct store *st;
+	struct telemetry *tm;
 	pthread_t tid;
 	volatile int running;     /* set by main, cleared by the thread */
 	int joined;
@@ -116,8 +118,11 @@ static void *pass_main(void *arg)
 
 	memset(&o, 0, sizeof(o));
 	o.stop = &stop_flag;
+	o.event = telemetry_event;
+	o.event_arg = p->tm;
 	apply_result_release(&p->r);
 	p->ret = apply_pass(&p->r, p->cfg, p->st, &o);
+	telemetry_after_pass(p->tm, &p->r, p->ret, p->r.seconds);
 	if (p->ret) {
 		log_event(LOG_ERROR, "agent.pass_failed", error_message(), NULL);
 	} else {
@@ -201,6 +206,7 @@ static void serve_control(int lfd, int *want_pass, struct pending *rb,
 int agent_run(const struct config *cfg, const struct agent_options *o)
 {
 	struct pass_thread p;
+	struct telemetry tm;
 	struct pending rb[16];
 	struct apply_watch *aw = NULL;
 	struct store *st = NULL;
@@ -220,8 +226,10 @@ int agent_run(const struct config *cfg, const struct agent_options *o)
 	install(SIGHUP, on_hup);
 	signal(SIGPIPE, SIG_IGN);
 	aw = apply_watch_new();
+	telemetry_init(&tm, cfg, st);
 	p.cfg = cfg;
 	p.st = st;
+	p.tm = &tm;
 	next_pass = mono();
 	log_event(LOG_INFO, "agent.started", "furrow run", "state_dir",
 		  cfg->state_dir, NULL);
@@ -259,6 +267,7 @@ int agent_run(const struct config *cfg, const struct agent_options *o)
 			if (now >= next_watch) {
 				if (apply_watch_tick(aw, cfg, st))
 					error_clear();
+				telemetry_tick(&tm);
 				next_watch = now + WATCH_SECONDS;
 			}
 		}

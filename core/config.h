@@ -59,6 +59,9 @@ struct config {
 		char *ca_file;
 		char *token_file;
 		double interval;    /* heartbeat seconds */
+		double timeout;     /* one delivery attempt, seconds */
+		double outbox_max_items; /* reports and events kept unsent */
+		double outbox_max_bytes;
 	} report;
 
 	struct {

@@ -166,6 +166,23 @@
 #define LIMIT_HISTORY_SCAN         100000 /* entries it reads to find them */
 /* --- end apply journal --- */
 
+/* --- Outbox (core/outbox.c); its item and byte bounds are
+ *     struct outbox_limits (outbox.h) --- */
+#define LIMIT_OUTBOX_REASON_BYTES  1024   /* a dead-letter reason (= FURROW_ERROR_MAX) */
+/* --- end outbox --- */
+
+/* --- Report delivery (core/report_send.c, core/http.c) --- */
+#define LIMIT_REPORT_SECONDS        10.0  /* one POST, when report.timeout is 0 */
+#define LIMIT_REPORT_RESPONSE_BYTES (16u * 1024) /* answer body kept */
+#define LIMIT_REPORT_REASON_BYTES   200u  /* answer text kept in a dead letter
+                                             or a message: its first line */
+#define LIMIT_REPORT_BACKOFF_BASE   1.0   /* s, first retry ceiling */
+#define LIMIT_REPORT_BACKOFF_CAP    300.0 /* s, largest retry ceiling */
+#define LIMIT_REPORT_RETRY_AFTER    3600.0 /* s, longest Retry-After honoured */
+#define LIMIT_REPORT_IDLE_SECONDS   60.0  /* empty outbox: look again after
+                                             this long even without a kick */
+/* --- end report delivery --- */
+
 /* --- Update locks (core/updlock.c): apps/<app>/data/.furrow-lock --- */
 #define LIMIT_UPDLOCK_BYTES        4096u  /* the whole lock file */
 #define LIMIT_UPDLOCK_REASON_BYTES 200u   /* reason kept from its first line */
