@@ -5,7 +5,6 @@
  * per pass) live in one JSON record in the store; everything else is
  * read at render time from what status reads.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdio.h>

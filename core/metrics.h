@@ -106,8 +106,8 @@ struct metrics_extra {
 /*
  * Zero x and fill in the commit age at now (epoch seconds; 0: time())
  * from the store's sync state (sync_state_load(); left out while nothing
- * is accepted).  The
- * outbox is the caller's: x->outbox = outbox_stats(), x->has_outbox = 1.
+ * is accepted).  The outbox is the caller's: fill x->outbox with
+ * outbox_stats() and set x->has_outbox.
  */
 int metrics_extra_init(struct metrics_extra *x, const struct config *cfg,
 		       struct store *st, long long now);

@@ -79,9 +79,14 @@ void telemetry_after_pass(struct telemetry *t, const struct apply_result *r,
 
 	if (metrics_record_pass(t->st, &mp))
 		goto warn;
-	if (t->cfg->metrics.textfile &&
-	    (metrics_extra_init(&x, t->cfg, t->st, (long long)time(NULL)) ||
-	     metrics_write(t->cfg, t->st, &x)))
+	if (!t->cfg->metrics.textfile)
+		goto report;
+	if (metrics_extra_init(&x, t->cfg, t->st, (long long)time(NULL)))
+		goto warn;
+	if (t->cfg->report.url && !outbox_stats(t->st, &x.outbox))
+		x.has_outbox = 1;
+	error_clear();
+	if (metrics_write(t->cfg, t->st, &x))
 		goto warn;
 	goto report;
 warn:

@@ -10,7 +10,9 @@ build_pkgs=(musl-tools musl-dev gcc make cmake pkg-config dpkg-dev patch
 	curl openssh-client)
 test_pkgs=(clang libclang-rt-14-dev openssh-client git python3 file time openssl
 	nginx-light fcgiwrap iproute2 iptables
-	binutils procps)
+	binutils procps
+	# promtool, and servers that t0031 starts itself on free ports
+	prometheus prometheus-node-exporter)
 
 case ${1:-build} in
 build) want=("${build_pkgs[@]}") ;;

@@ -6,9 +6,9 @@
  * unreadable record, the file's mode and atomic replacement under a
  * concurrent reader, and `promtool check metrics` when it is installed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <dirent.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -297,6 +297,7 @@ int main(void)
 	const char *tail;
 	long long rss;
 	int pfd[2], status, rc;
+	mode_t old_umask;
 	pid_t pid;
 
 	memset(sha, 'e', 64);
@@ -382,9 +383,9 @@ int main(void)
 	/* the file, under a restrictive umask */
 	ok(!file_mkdirs(dir.buf, 0755), "the textfile directory");
 	cfg.metrics.textfile = prom.buf;
-	umask(077);
+	old_umask = umask(077);
 	is_int(metrics_write(&cfg, st, &x), 0, "write the textfile");
-	umask(022);
+	umask(old_umask);
 	memset(&s, 0, sizeof(s));
 	rc = stat(prom.buf, &s);
 	ok(!rc && (s.st_mode & 07777) == 0644,
