@@ -3,15 +3,25 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "apply.h"
 #include "cmd.h"
 #include "config.h"
 #include "error.h"
+#include "report_send.h"
 #include "store.h"
 #include "telemetry.h"
 #include "banned.h"
+
+static double mono(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int apply_help(void)
 {
@@ -26,6 +36,9 @@ static int apply_help(void)
 	      "  --no-sync      do not fetch; apply what is accepted\n"
 	      "  --bundle FILE  take the desired state from a git bundle\n"
 	      "  --json         print the result as one JSON object\n\n"
+	      "With report.url set, the report and events of the pass are sent\n"
+	      "for up to report.timeout seconds; what is left stays in the\n"
+	      "outbox for the next furrow.\n\n"
 	      "Exit: 0 converged, 1 error (or an app failed for another reason),\n"
 	      "3 verification failed, 4 a change was deferred, denied or\n"
 	      "skipped, 5 an update failed and was rolled back (or is held).\n",
@@ -109,6 +122,30 @@ static void print_human(struct strbuf *sb, const struct apply_result *r)
 		    r->plan_sha256);
 }
 
+/* One-shot: try to deliver what the pass queued, for at most
+ * report.timeout seconds; what is left waits in the outbox for the next
+ * furrow (apply or run). */
+static void flush_reports(const struct config *cfg, struct store *st)
+{
+	struct sender *s;
+	double t0, now, next;
+	int r;
+
+	if (!cfg->report.url)
+		return;
+	s = sender_new(cfg);
+	t0 = now = mono();
+	while (now - t0 < cfg->report.timeout) {
+		r = sender_step(s, st, now, &next);
+		if (r == SENDER_IDLE || r == SENDER_WAITING || r == SENDER_RETRY ||
+		    r < 0)
+			break;
+		now = mono();
+	}
+	error_clear();
+	sender_free(s);
+}
+
 int cmd_apply(struct cmd_context *ctx, int argc, char **argv)
 {
 	struct strbuf sb = STRBUF_INIT;
@@ -154,6 +191,7 @@ int cmd_apply(struct cmd_context *ctx, int argc, char **argv)
 	opts.event_arg = &tm;
 	ret = apply_pass(&r, cfg, st, &opts);
 	telemetry_after_pass(&tm, &r, ret, r.seconds);
+	flush_reports(cfg, st);
 	if (ret)
 		goto fail;
 	code = apply_result_class(&r);

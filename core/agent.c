@@ -21,6 +21,7 @@
 #include "control.h"
 #include "error.h"
 #include "log.h"
+#include "report_send.h"
 #include "store.h"
 #include "telemetry.h"
 #include "strbuf.h"
@@ -51,6 +52,11 @@ static void install(int sig, void (*fn)(int))
 	sa.sa_handler = fn;
 	sigemptyset(&sa.sa_mask);
 	sigaction(sig, &sa, NULL);
+}
+
+static void kick_sender(void *arg)
+{
+	sender_kick(arg);
 }
 
 static double mono(void)
@@ -207,6 +213,7 @@ int agent_run(const struct config *cfg, const struct agent_options *o)
 {
 	struct pass_thread p;
 	struct telemetry tm;
+	struct sender *sender = NULL;
 	struct pending rb[16];
 	struct apply_watch *aw = NULL;
 	struct store *st = NULL;
@@ -227,6 +234,15 @@ int agent_run(const struct config *cfg, const struct agent_options *o)
 	signal(SIGPIPE, SIG_IGN);
 	aw = apply_watch_new();
 	telemetry_init(&tm, cfg, st);
+	/* Reports go out on their own thread: a slow or dead collector
+	 * never holds up a pass. */
+	if (cfg->report.url) {
+		sender = sender_new(cfg);
+		if ((ret = sender_start(sender, st, &stop_flag)))
+			goto out;
+		tm.kick = kick_sender;
+		tm.kick_arg = sender;
+	}
 	p.cfg = cfg;
 	p.st = st;
 	p.tm = &tm;
@@ -289,6 +305,7 @@ out:
 	for (size_t i = 0; i < nrb; i++)
 		control_reply(rb[i].conn, 0, "furrow is stopping");
 	apply_result_release(&p.r);
+	sender_free(sender);   /* joins its thread first */
 	if (lfd >= 0)
 		control_close(lfd, cfg->state_dir);
 	apply_watch_free(aw);

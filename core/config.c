@@ -424,6 +424,22 @@ static void check_labels(struct loader *ld, const struct field *f,
 	}
 }
 
+/* http://127.0.0.1[:port]/..., http://[::1]..., http://localhost... */
+static int is_loopback_url(const char *url)
+{
+	static const char *const hosts[] = { "127.0.0.1", "[::1]", "localhost" };
+	const char *h = url + strlen("http://");
+
+	for (size_t i = 0; i < sizeof(hosts) / sizeof(*hosts); i++) {
+		size_t n = strlen(hosts[i]);
+
+		if (!strncmp(h, hosts[i], n) &&
+		    (h[n] == ':' || h[n] == '/' || !h[n]))
+			return 1;
+	}
+	return 0;
+}
+
 static void check_field(struct loader *ld, const struct field *f,
 			const struct value *v)
 {
@@ -588,8 +604,10 @@ static void check_cross(struct loader *ld)
 	    !cfg->source.insecure)
 		report(ld, FURROW_EINVAL, "source.url", "plain http:// needs "
 		       "source.insecure = true (use https://)");
+	/* A collector on this host may speak plain http (nothing crosses
+	 * a network); anything else needs the explicit opt-in. */
 	if (cfg->report.url && has_prefix(cfg->report.url, "http://") &&
-	    !cfg->source.insecure)
+	    !is_loopback_url(cfg->report.url) && !cfg->source.insecure)
 		report(ld, FURROW_EINVAL, "report.url", "plain http:// needs "
 		       "source.insecure = true (use https://)");
 	if (cfg->backup.offsite_url && !cfg->backup.key_file)

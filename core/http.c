@@ -6,12 +6,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
 #include "bug.h"
 #include "error.h"
 #include "http.h"
+#include "limits.h"
+#include "strbuf.h"
 #include "banned.h"
 
 /* The compiled-in default may name a file this host does not have. */
@@ -80,11 +84,87 @@ static void http_set_os_error(int code, const char *url, int err)
 	error_set(code, "%s: %s", url, msg);
 }
 
-int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
-	     size_t max_body)
+/* curl_slist_append() or die: it fails only for want of memory. */
+static struct curl_slist *http_slist(struct curl_slist *l, const char *s)
+{
+	struct curl_slist *n = curl_slist_append(l, s);
+
+	if (!n)
+		BUG("out of memory");
+	return n;
+}
+
+/* Free a header list, wiping each string first (one may hold a token). */
+static void http_slist_wipe(struct curl_slist *l)
+{
+	struct curl_slist *p;
+
+	for (p = l; p; p = p->next)
+		explicit_bzero(p->data, strlen(p->data));
+	curl_slist_free_all(l);
+}
+
+/* One request, as http_get() and http_post() make it. */
+struct http_req {
+	const char *url;
+	const char *protocols;      /* CURLOPT_PROTOCOLS_STR */
+	const char *ca_file;
+	unsigned timeout_ms;
+	size_t max_body;
+	struct curl_slist *headers; /* NULL: curl's own */
+	const char *body;           /* POST this; NULL: GET */
+	size_t body_len;
+	int (*cancel)(void *arg);
+	void *cancel_arg;
+};
+
+static int http_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+			 curl_off_t ultotal, curl_off_t ulnow)
+{
+	const struct http_req *r = arg;
+
+	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
+	return r->cancel(r->cancel_arg) ? 1 : 0;
+}
+
+/* Retry-After (RFC 9110 10.2.3): delta-seconds, or an HTTP-date in any
+ * of the three forms, which curl_getdate() reads.  Seconds from now, 0
+ * for a date already past, -1 for anything else. */
+static long http_retry_after(const char *v)
+{
+	const char *p;
+	long long n = 0;
+
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (!*v)
+		return -1;
+	for (p = v; *p >= '0' && *p <= '9'; p++)
+		if (n < 1000000000LL) /* ~31 years; callers cap far lower */
+			n = n * 10 + (*p - '0');
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (p > v && !*p)
+		return (long)n;
+	if (*v >= '0' && *v <= '9')
+		return -1; /* "12abc" */
+	{
+		time_t t = curl_getdate(v, NULL), now = time(NULL);
+
+		if (t == (time_t)-1)
+			return -1;
+		if (t <= now)
+			return 0;
+		return t - now > 1000000000 ? 1000000000L : (long)(t - now);
+	}
+}
+
+static int http_request(struct http_response *out, const struct http_req *r)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct http_sink sink = { out, max_body };
+	struct http_sink sink = { out, r->max_body };
+	struct curl_header *h = NULL;
+	const char *url = r->url;
 	CURL *c = NULL;
 	CURLcode rc;
 	char *location = NULL;
@@ -92,7 +172,8 @@ int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
 	int ret = 0;
 
 	memset(out, 0, sizeof(*out));
-	out->body = xmalloc(max_body + 1);
+	out->retry_after = -1;
+	out->body = xmalloc(r->max_body + 1);
 	out->body[0] = '\0';
 	pthread_once(&http_once, http_global_init);
 	c = curl_easy_init();
@@ -100,21 +181,33 @@ int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
 		BUG("curl_easy_init failed");
 
 	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK ||
-	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https") != CURLE_OK) {
+	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, r->protocols) != CURLE_OK ||
+	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, r->protocols) != CURLE_OK) {
 		ret = error_set(FURROW_EINVAL, "%s: not an http:// or https:// URL curl accepts", url);
 		goto out;
 	}
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	curl_easy_setopt(c, CURLOPT_PROXY, "");
 	curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-	curl_easy_setopt(c, CURLOPT_CAINFO, HTTP_CA_BUNDLE);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)r->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_CAINFO, r->ca_file);
 	curl_easy_setopt(c, CURLOPT_USERAGENT, "furrow/" FURROW_VERSION);
 	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, http_write);
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+	if (r->headers)
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+	if (r->body) {
+		curl_easy_setopt(c, CURLOPT_POST, 1L);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
+	}
+	if (r->cancel) {
+		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r);
+		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	}
 
 	rc = curl_easy_perform(c);
 	if (rc == CURLE_WRITE_ERROR && out->truncated)
@@ -123,7 +216,9 @@ int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
 		curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
 		if (rc == CURLE_OPERATION_TIMEDOUT)
 			ret = error_set(FURROW_ETIMEOUT, "%s: no answer within %u ms",
-					url, timeout_ms);
+					url, r->timeout_ms);
+		else if (rc == CURLE_ABORTED_BY_CALLBACK)
+			ret = error_set(FURROW_EIO, "%s: cancelled", url);
 		else if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
 			ret = error_set(FURROW_EINVAL, "%s: %s", url,
 					*errbuf ? errbuf : curl_easy_strerror(rc));
@@ -139,11 +234,143 @@ int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
 	if (curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &location) == CURLE_OK &&
 	    location)
 		out->redirect = xstrdup(location);
+	/* The last response's header (not a 100 Continue's); the last one
+	 * if it came twice. */
+	if (curl_easy_header(c, "Retry-After", 0, CURLH_HEADER, -1, &h) == CURLHE_OK &&
+	    h->amount > 0 &&
+	    curl_easy_header(c, "Retry-After", h->amount - 1, CURLH_HEADER, -1,
+			     &h) == CURLHE_OK)
+		out->retry_after = http_retry_after(h->value);
 out:
 	if (c)
 		curl_easy_cleanup(c);
 	if (ret < 0)
 		http_response_release(out);
+	return ret;
+}
+
+int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
+	     size_t max_body)
+{
+	struct http_req r = {
+		.url = url, .protocols = "http,https", .ca_file = HTTP_CA_BUNDLE,
+		.timeout_ms = timeout_ms, .max_body = max_body,
+	};
+
+	return http_request(out, &r);
+}
+
+/* https://, or http:// to this host; the scheme curl may use, or an
+ * error.  Parsed by curl's own URL parser, the one the request uses. */
+static int http_post_protocols(const char *url, const char **protocols)
+{
+	static const char *const loopback[] = { "127.0.0.1", "[::1]", "localhost" };
+	CURLU *u = curl_url();
+	char *scheme = NULL, *host = NULL;
+	int ret = 0;
+	size_t i;
+
+	if (!u)
+		BUG("curl_url failed");
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK) {
+		ret = error_set(FURROW_EINVAL, "%s: not a URL curl accepts", url);
+		goto out;
+	}
+	if (!strcmp(scheme, "https")) {
+		*protocols = "https";
+		goto out;
+	}
+	if (!strcmp(scheme, "http")) {
+		for (i = 0; i < sizeof(loopback) / sizeof(*loopback); i++)
+			if (!strcasecmp(host, loopback[i])) {
+				*protocols = "http";
+				goto out;
+			}
+		ret = error_set(FURROW_EINVAL, "%s: plain http:// only to this host "
+				"(127.0.0.1, [::1], localhost); use https://", url);
+		goto out;
+	}
+	ret = error_set(FURROW_EINVAL, "%s: not an https:// URL", url);
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_url_cleanup(u);
+	return ret;
+}
+
+/* "Authorization: Bearer <token>" into sb, from the token file.  The
+ * token never goes into a message: errors name the file only. */
+static int http_bearer(struct strbuf *sb, const char *url, const char *path)
+{
+	struct strbuf tok = STRBUF_INIT;
+	size_t i;
+	int ret;
+
+	if ((ret = strbuf_read_file(&tok, path, LIMIT_TOKEN_FILE_BYTES)) < 0) {
+		error_prefix(ret, "%s: token file", url);
+		goto out;
+	}
+	while (tok.len && strchr(" \t\r\n", tok.buf[tok.len - 1]))
+		strbuf_setlen(&tok, tok.len - 1);
+	if (!tok.len) {
+		ret = error_set(FURROW_EINVAL, "%s: token file %s is empty", url, path);
+		goto out;
+	}
+	for (i = 0; i < tok.len; i++)
+		if ((unsigned char)tok.buf[i] < ' ' || tok.buf[i] == 0x7f) {
+			ret = error_set(FURROW_EINVAL, "%s: token file %s: the token "
+					"has control characters (one line only)",
+					url, path);
+			goto out;
+		}
+	strbuf_addstr(sb, "Authorization: Bearer ");
+	strbuf_add(sb, tok.buf, tok.len);
+out:
+	explicit_bzero(tok.buf, tok.alloc);
+	strbuf_release(&tok);
+	return ret;
+}
+
+int http_post(struct http_response *out, const char *url, const char *body,
+	      size_t len, const struct http_post_options *o)
+{
+	struct http_req r = {
+		.url = url, .ca_file = o->ca_file ? o->ca_file : HTTP_CA_BUNDLE,
+		.timeout_ms = o->timeout_ms, .max_body = o->max_body,
+		.body = body, .body_len = len,
+		.cancel = o->cancel, .cancel_arg = o->cancel_arg,
+	};
+	struct strbuf auth = STRBUF_INIT, key = STRBUF_INIT;
+	struct curl_slist *hl = NULL;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->retry_after = -1;
+	pthread_once(&http_once, http_global_init);
+	if ((ret = http_post_protocols(url, &r.protocols)))
+		goto out;
+	if (o->token_file && (ret = http_bearer(&auth, url, o->token_file)))
+		goto out;
+	hl = http_slist(hl, "Content-Type: application/json");
+	hl = http_slist(hl, "Accept: application/json");
+	/* No 100-continue round trip: reports are small, and some servers
+	 * answer it badly. */
+	hl = http_slist(hl, "Expect:");
+	if (o->idempotency_key) {
+		strbuf_addf(&key, "Idempotency-Key: %s", o->idempotency_key);
+		hl = http_slist(hl, key.buf);
+	}
+	if (auth.len)
+		hl = http_slist(hl, auth.buf);
+	r.headers = hl;
+	ret = http_request(out, &r);
+out:
+	http_slist_wipe(hl);
+	explicit_bzero(auth.buf, auth.alloc);
+	strbuf_release(&auth);
+	strbuf_release(&key);
 	return ret;
 }
 

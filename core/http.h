@@ -3,10 +3,11 @@
  *
  * core/http.c is the only file that includes <curl/curl.h>.  It reports
  * the linked libcurl and the zlib and TLS library it was built with, as
- * libcurl itself reports them, and makes the one request furrow needs so
- * far: a bounded GET for health checks (core/health.c).  Other requests
- * (reports, container engine API, offsite backups) arrive with the work
- * that needs them.
+ * libcurl itself reports them, and makes the requests furrow needs so
+ * far: a bounded GET for health checks (core/health.c) and a bounded POST
+ * of a JSON document for reports (core/report_send.c).  Other requests
+ * (container engine API, offsite backups) arrive with the work that
+ * needs them.
  */
 #ifndef FURROW_HTTP_H
 #define FURROW_HTTP_H
@@ -21,7 +22,8 @@ const char *http_zlib_version(void);
 const char *http_tls_backend(void);
 
 /* What came back from a request.  body is never NULL after http_get()
- * returned 0 and is NUL-terminated (body_len excludes the NUL). */
+ * or http_post() returned 0 and is NUL-terminated (body_len excludes the
+ * NUL). */
 struct http_response {
 	long status;         /* e.g. 200; 0 before a response */
 	char *body;          /* at most max_body bytes of it */
@@ -29,6 +31,10 @@ struct http_response {
 	int truncated;       /* the body was longer than max_body: the
 	                        transfer stopped there */
 	char *redirect;      /* Location of a 3xx (not followed), else NULL */
+	long retry_after;    /* the Retry-After header in seconds from now:
+	                        delta-seconds as sent, or an HTTP-date less
+	                        the current time (0 if already past); -1 when
+	                        absent or unparsable */
 };
 
 /*
@@ -49,7 +55,49 @@ struct http_response {
 int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
 	     size_t max_body);
 
-/* Free what http_get() filled in; out may be empty or NULL. */
+/* How http_post() sends. */
+struct http_post_options {
+	const char *ca_file;         /* PEM bundle that verifies the server;
+	                                NULL: the system bundle */
+	const char *token_file;      /* its content, trailing whitespace
+	                                dropped, is sent as "Authorization:
+	                                Bearer ..."; NULL: no Authorization.
+	                                Read on every call (a rotated token is
+	                                picked up); never in a message or log */
+	const char *idempotency_key; /* Idempotency-Key header; NULL: none */
+	unsigned timeout_ms;         /* the whole request, connect included */
+	size_t max_body;             /* response body bytes kept */
+	/* Polled during the transfer, at least about once a second; a
+	 * non-zero return abandons it (FURROW_EIO, "cancelled").  NULL:
+	 * never. */
+	int (*cancel)(void *arg);
+	void *cancel_arg;
+};
+
+/*
+ * POST body (len bytes, Content-Type: application/json) to url, once.
+ * url is https://, or http:// only when its host is loopback (127.0.0.1,
+ * [::1] or localhost: a collector on this host).  Like http_get(): no
+ * redirects followed (a 3xx is the answer, with redirect set), no proxy
+ * from the environment, no signals, the body bounded by o->max_body (a
+ * longer one is truncated, not an error), the whole request bounded by
+ * o->timeout_ms; no "Expect: 100-continue".
+ *
+ * Returns 0 when a response arrived, whatever its status (out then
+ * belongs to the caller: http_response_release()), else out is empty
+ * and the message starts with the URL: FURROW_EINVAL for a URL refused
+ * (not https://, plain http:// to another host, or one curl refuses) or
+ * an unusable token (empty, or with control characters: one line only),
+ * FURROW_ENOENT, FURROW_EIO or FURROW_ELIMIT (LIMIT_TOKEN_FILE_BYTES) for
+ * a token file that cannot be read, FURROW_ETIMEOUT for the deadline,
+ * FURROW_EIO for every other failure (refused, reset, name, TLS,
+ * cancelled).
+ */
+int http_post(struct http_response *out, const char *url, const char *body,
+	      size_t len, const struct http_post_options *o);
+
+/* Free what http_get() or http_post() filled in; out may be empty or
+ * NULL. */
 void http_response_release(struct http_response *out);
 
 #endif
