@@ -607,9 +607,10 @@ static void check_cross(struct loader *ld)
 	/* A collector on this host may speak plain http (nothing crosses
 	 * a network); anything else needs the explicit opt-in. */
 	if (cfg->report.url && has_prefix(cfg->report.url, "http://") &&
-	    !is_loopback_url(cfg->report.url) && !cfg->source.insecure)
-		report(ld, FURROW_EINVAL, "report.url", "plain http:// needs "
-		       "source.insecure = true (use https://)");
+		!is_loopback_url(cfg->report.url))
+		report(ld, FURROW_EINVAL, "report.url", "plain http:// only to "
+		       "a collector on this host (127.0.0.1, [::1], localhost); "
+		       "use https://");
 	if (cfg->backup.offsite_url && !cfg->backup.key_file)
 		report(ld, FURROW_EINVAL, "backup.offsite.url", "needs "
 		       "backup.key_file");

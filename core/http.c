@@ -351,6 +351,12 @@ int http_post(struct http_response *out, const char *url, const char *body,
 	pthread_once(&http_once, http_global_init);
 	if ((ret = http_post_protocols(url, &r.protocols)))
 		goto out;
+	if (o->idempotency_key &&
+	    strcspn(o->idempotency_key, "\r\n") != strlen(o->idempotency_key)) {
+		ret = error_set(FURROW_EINVAL, "%s: an Idempotency-Key with a "
+				"line break", url);
+		goto out;
+	}
 	if (o->token_file && (ret = http_bearer(&auth, url, o->token_file)))
 		goto out;
 	hl = http_slist(hl, "Content-Type: application/json");

@@ -86,8 +86,9 @@ struct http_post_options {
  * Returns 0 when a response arrived, whatever its status (out then
  * belongs to the caller: http_response_release()), else out is empty
  * and the message starts with the URL: FURROW_EINVAL for a URL refused
- * (not https://, plain http:// to another host, or one curl refuses) or
- * an unusable token (empty, or with control characters: one line only),
+ * (not https://, plain http:// to another host, or one curl refuses),
+ * an Idempotency-Key with a line break, or an unusable token (empty, or
+ * with control characters: one line only),
  * FURROW_ENOENT, FURROW_EIO or FURROW_ELIMIT (LIMIT_TOKEN_FILE_BYTES) for
  * a token file that cannot be read, FURROW_ETIMEOUT for the deadline,
  * FURROW_EIO for every other failure (refused, reset, name, TLS,

@@ -62,12 +62,13 @@ static double mono_now(void)
 
 struct sender *sender_new(const struct config *cfg)
 {
-	struct sender *s = xcalloc(1, sizeof(*s));
+	struct sender *s;
 	pthread_condattr_t ca;
 	double t = cfg->report.timeout > 0 ? cfg->report.timeout : LIMIT_REPORT_SECONDS;
 
 	if (!cfg->report.url)
 		BUG("sender_new without report.url");
+	s = xcalloc(1, sizeof(*s));
 	s->url = xstrdup(cfg->report.url);
 	s->ca_file = cfg->report.ca_file ? xstrdup(cfg->report.ca_file) : NULL;
 	s->token_file = cfg->report.token_file ? xstrdup(cfg->report.token_file) : NULL;
@@ -265,7 +266,9 @@ static int sender_instance(struct sender *s, struct store *st)
 	ret = store_get_copy(st, "meta", "instance_id", strlen("instance_id"), &sb);
 	if (ret == FURROW_ENOENT)
 		ret = error_set(FURROW_ENOENT, "the store has no instance_id");
-	if (!ret && (!sb.len || strlen(sb.buf) != sb.len))
+	/* It goes into a header: store.c writes 32 hex digits. */
+	if (!ret && (!sb.len || sb.len > 64 ||
+		     strspn(sb.buf, "0123456789abcdefABCDEF") != sb.len))
 		ret = error_set(FURROW_ESYNTAX, "the store's instance_id is garbled");
 	if (ret)
 		strbuf_release(&sb);
@@ -352,8 +355,10 @@ int sender_step(struct sender *s, struct store *st, double now, double *next)
 		return SENDER_DELIVERED;
 	}
 	http_reason(why, sizeof(why), &resp);
+	/* 401/403 are this host's credentials, not the document: a wrong or
+	 * expired token must not send every report to the dead letters. */
 	if (resp.status >= 400 && resp.status <= 499 && resp.status != 408 &&
-	    resp.status != 429) {
+	    resp.status != 429 && resp.status != 401 && resp.status != 403) {
 		long status = resp.status;
 
 		http_response_release(&resp);

@@ -4,7 +4,7 @@
  *
  *   - 2xx: the item is acknowledged (outbox_ack) and the next one goes
  *     at once.
- *   - A network error, a timeout (report.timeout), 408, 429, 5xx, any
+ *   - A network error, a timeout (report.timeout), 401, 403, 408, 429, 5xx, any
  *     other status that is not 2xx or 4xx (a 3xx: redirects are not
  *     followed), an unusable token file or URL, or a store error: the
  *     item stays at the head and blocks the ones after it (delivery is
@@ -76,7 +76,8 @@ enum sender_result {
  *
  * Returns a sender_result, or a negative FURROW_E* code when the store
  * failed (message recorded; the sender backs off as after RETRY, so the
- * call may simply be repeated at *next).
+ * call may simply be repeated at *next).  Not while the sender's own
+ * thread runs (sender_start()): one caller at a time.
  */
 int sender_step(struct sender *s, struct store *st, double now, double *next);
 

@@ -446,6 +446,12 @@ static void test_errors(void)
 	    FURROW_EINVAL, "bad report URL scheme",
 	    ":4: report.url: \"ftp://c/\": use an https:// URL", NULL);
 	bad("return { host = { id = \"h1\" },\n"
+	    "  source = { url = \"https://e/x\", insecure = true },\n"
+	    "  trust = { commit_signers = \"signers\" },\n"
+	    "  report = { url = \"http://collector.example/r\" } }\n",
+	    FURROW_EINVAL, "plain http report URL off this host",
+	    "report.url: plain http:// only to a collector on this host", NULL);
+	bad("return { host = { id = \"h1\" },\n"
 	    "  source = { url = \"https://e/x\" },\n"
 	    "  trust = { commit_signers = \"signers\" },\n"
 	    "  backup = { key_file = \"backup.key\",\n"
