@@ -345,6 +345,14 @@ static int history_put(struct store_txn *t, const struct history_entry *e)
 	}
 	seq_key(key, l.seq + 1);
 	ret = store_put(t, HISTORY_TABLE, key, sizeof(key), sb.buf, sb.len);
+	/* Bounded: the entry LIMIT_HISTORY_KEEP back goes as this one
+	 * comes (one delete per append keeps the table at the cap). */
+	if (!ret && l.seq + 1 > LIMIT_HISTORY_KEEP) {
+		seq_key(key, l.seq + 1 - LIMIT_HISTORY_KEEP);
+		ret = store_del(t, HISTORY_TABLE, key, sizeof(key));
+		if (ret == FURROW_ENOENT)
+			ret = 0;
+	}
 out:
 	strbuf_release(&sb);
 	return ret;

@@ -10,7 +10,8 @@
  *    "done":["stage","start"],"doing":"health"}
  *
  * ("from" is "" when the app had no slot yet; "doing" is null between
- * steps.)  Table "history": append-only, keyed by an 8-byte big-endian
+ * steps.)  Table "history": append-only (the newest LIMIT_HISTORY_KEEP
+ * entries are kept), keyed by an 8-byte big-endian
  * sequence number (1, 2, ...), each value compact JSON
  *
  *   {"time":<epoch>,"app":"web","event":"update","from":"a","to":"b",

@@ -163,6 +163,7 @@
 #define LIMIT_HISTORY_REASON_BYTES 1024   /* a history reason (= FURROW_ERROR_MAX) */
 #define LIMIT_HISTORY_ENTRY_BYTES  (16u * 1024) /* one history record, escaped */
 #define LIMIT_HISTORY_LIST         1000   /* entries one history_list() returns */
+#define LIMIT_HISTORY_KEEP         10000  /* entries kept; older ones pruned */
 #define LIMIT_HISTORY_SCAN         100000 /* entries it reads to find them */
 /* --- end apply journal --- */
 

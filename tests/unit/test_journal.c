@@ -317,9 +317,54 @@ static void test_crash_count(void)
 	strbuf_release(&w.s);
 }
 
+struct count {
+	long long n;
+	unsigned char first[8];
+};
+
+static int count_fn(const void *key, size_t klen, const void *val,
+		    size_t vlen, void *arg)
+{
+	struct count *c = arg;
+
+	(void)val;
+	(void)vlen;
+	if (!c->n++ && klen == 8)
+		memcpy(c->first, key, 8);
+	return 0;
+}
+
+static int count_txn(struct store_txn *t, void *arg)
+{
+	return store_foreach(t, "history", NULL, 0, count_fn, arg);
+}
+
+/* The history keeps the newest LIMIT_HISTORY_KEEP entries. */
+static void test_history_pruned(void)
+{
+	struct history_entry e = { 0, 1, "web", "restart", "a", "a", "", "" };
+	struct store *st = NULL;
+	struct count c;
+	unsigned long long first = 0;
+	int fails = 0;
+
+	is_int(store_open(&st, dir_named("prune"), NULL), 0, "open a store");
+	for (int i = 0; i < LIMIT_HISTORY_KEEP + 5; i++)
+		fails += history_append(st, &e) != 0;
+	is_int(fails, 0, "append LIMIT_HISTORY_KEEP + 5 entries");
+	memset(&c, 0, sizeof(c));
+	is_int(store_view(st, count_txn, &c), 0, "count the table");
+	is_int(c.n, LIMIT_HISTORY_KEEP, "exactly LIMIT_HISTORY_KEEP are kept");
+	for (int i = 0; i < 8; i++)
+		first = first << 8 | c.first[i];
+	is_int((long long)first, 6, "the oldest five were pruned");
+	store_free(st);
+}
+
 int main(void)
 {
 	test_round_trip();
+	test_history_pruned();
 	test_crash_each_step();
 	test_crash_count();
 	return tap_done();
