@@ -97,6 +97,28 @@ static int prepare_data(const struct driver_ctx *c, uid_t uid, gid_t gid)
 	return ret;
 }
 
+static int make_traversable(const struct driver_ctx *c)
+{
+	const char *dirs[3] = { c->cfg->state_dir, NULL, slots_path(c->slots) };
+	struct strbuf apps = STRBUF_INIT;
+	int ret = 0;
+
+	strbuf_addf(&apps, "%s/apps", c->cfg->state_dir);
+	dirs[1] = apps.buf;
+	for (size_t i = 0; i < 3 && !ret; i++) {
+		struct stat st;
+
+		if (stat(dirs[i], &st) < 0 ||
+		    ((st.st_mode & 0111) != 0111 &&
+		     chmod(dirs[i], (st.st_mode & 07777) | 0111) < 0))
+			ret = error_errno(FURROW_EIO, "app %s: cannot make %s "
+					  "traversable for the service user",
+					  c->app, dirs[i]);
+	}
+	strbuf_release(&apps);
+	return ret;
+}
+
 static int current_proc(const struct driver_ctx *c, int slot,
 			struct proc_id *id)
 {
@@ -172,13 +194,12 @@ static int service_start(const struct driver_ctx *c, int slot)
 	pid_path(&pid, c, slot);
 	if ((ret = prepare_data(c, uid, gid)))
 		goto out;
-	/* A service user must be able to reach its slot and data: the app
-	 * directory is traversable (not listable) by others. */
-	if (uid != (uid_t)-1 && chmod(slots_path(c->slots), 0711) < 0) {
-		ret = error_errno(FURROW_EIO, "app %s: chmod %s", c->app,
-				  slots_path(c->slots));
+	/* A service user must be able to reach its slot and data: the
+	 * state directory, apps/ and the app directory become traversable
+	 * (not listable) by others; the store and the rest stay 0700. */
+	if (uid != (uid_t)-1 && geteuid() == 0 &&
+	    (ret = make_traversable(c)))
 		goto out;
-	}
 	env = xcalloc(a->env_count + 4, sizeof(*env));
 	for (size_t i = 0; i < a->env_count; i++)
 		env[n++] = a->env[i];

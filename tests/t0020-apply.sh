@@ -613,4 +613,19 @@ test_expect_success '13. --json: commit, serial, plan_sha256 (as plan has it), a
 	wait_answers $P_API a2
 '
 
+test_expect_success '14. user and limits: a service runs as nobody with its nofile limit, owns its data' '
+	[ "$(id -u)" = 0 ] || { echo "# not root: skipped"; exit 0; }
+	P_USR=$(free_port)
+	mksvc usr u1 &&
+	setapp usr "$(svc usr $P_USR u1 "user = \"nobody\", data = { \"db\" }, limits = { nofile = 256 }")" &&
+	publish &&
+	xapply 5 &&
+	wait_answers $P_USR u1 &&
+	pid=$(pidof_slot "$S" usr a) &&
+	test "$(stat -c %U /proc/$pid)" = nobody &&
+	grep -E "^Max open files +256 +256" /proc/$pid/limits &&
+	test "$(stat -c %U "$S/apps/usr/data/db")" = nobody &&
+	delapp usr && publish && xapply 5
+'
+
 test_done
