@@ -50,6 +50,9 @@ int cmd_rollback(struct cmd_context *ctx, int argc, char **argv);
  * plan), else time().  Records an error for a malformed value. */
 int cmd_now(long long *now);
 
+/* Append epoch seconds t as RFC 3339 UTC ("2026-11-27T05:00:00Z"). */
+void cmd_add_time(struct strbuf *sb, long long t);
+
 /* Load the agent config and apply its log settings (unless given on the
  * command line).  Prints the error; returns 0 or EXIT_FAILURE_. */
 int cmd_load_config(struct cmd_context *ctx, struct config **out);

@@ -33,19 +33,6 @@ struct out {
 	size_t n;
 };
 
-static void add_time(struct strbuf *sb, long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char buf[32];
-
-	if (!gmtime_r(&tt, &tm) ||
-	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-		strbuf_addf(sb, "@%lld", t);
-	else
-		strbuf_addstr(sb, buf);
-}
-
 static int each(const struct history_entry *e, void *arg)
 {
 	struct out *o = arg;
@@ -62,7 +49,7 @@ static int each(const struct history_entry *e, void *arg)
 		cmd_json_str(&o->sb, "reason", e->reason, 0);
 		strbuf_addch(&o->sb, '}');
 	} else {
-		add_time(&o->sb, e->time);
+		cmd_add_time(&o->sb, e->time);
 		strbuf_addf(&o->sb, "  %-16s %-16s", e->app, e->event);
 		if (*e->from_slot || *e->to_slot)
 			strbuf_addf(&o->sb, " %s->%s", e->from_slot,

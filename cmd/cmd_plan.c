@@ -35,6 +35,19 @@ static int plan_help(void)
 
 /* The injected clock: FURROW_NOW if set (for tests and for reproducing
  * a plan byte for byte), else the real time. */
+void cmd_add_time(struct strbuf *sb, long long t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char buf[32];
+
+	if (!gmtime_r(&tt, &tm) ||
+	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		strbuf_addf(sb, "@%lld", t);
+	else
+		strbuf_addstr(sb, buf);
+}
+
 int cmd_now(long long *now)
 {
 	const char *s = getenv("FURROW_NOW");
@@ -50,19 +63,6 @@ int cmd_now(long long *now)
 		return error_set(FURROW_EINVAL, "FURROW_NOW=%s: not a number of "
 				 "seconds since the epoch", s);
 	return 0;
-}
-
-static void add_time(struct strbuf *sb, long long t)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-	char buf[32];
-
-	if (!gmtime_r(&tt, &tm) ||
-	    !strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm))
-		strbuf_addf(sb, "@%lld", t);
-	else
-		strbuf_addstr(sb, buf);
 }
 
 struct style {
@@ -113,7 +113,7 @@ static void print_human(struct strbuf *sb, const struct plan *p, int all,
 				      "  denied" : "  deferred");
 			if (it->has_until) {
 				strbuf_addstr(sb, " until ");
-				add_time(sb, it->until);
+				cmd_add_time(sb, it->until);
 			}
 		} else if (it->reason) {
 			strbuf_addstr(sb, "  allowed");

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appname.h"
 #include "apply.h"
 #include "apply_state.h"
 #include "config.h"
@@ -17,18 +18,6 @@
 #include "updlock.h"
 #include "value.h"
 #include "banned.h"
-
-static int active_slot(const char *state_dir, const char *app)
-{
-	struct strbuf p = STRBUF_INIT;
-	char buf[4];
-	ssize_t n;
-
-	strbuf_addf(&p, "%s/apps/%s/current", state_dir, app);
-	n = readlink(p.buf, buf, sizeof(buf));
-	strbuf_release(&p);
-	return n == 1 && (buf[0] == 'a' || buf[0] == 'b') ? buf[0] : 0;
-}
 
 static void put_kind(struct value *a, struct store *st, const char *app,
 		     int slot)
@@ -108,7 +97,7 @@ int apply_status(struct value **out, const struct config *cfg,
 		const char *app = e->key.u.string.ptr;
 		struct value *a = value_table_add_int(apps, (long long)i + 1);
 		struct app_runtime rt;
-		int slot = active_slot(cfg->state_dir, app);
+		int slot = app_active_slot(cfg->state_dir, app);
 		char s[2] = { (char)slot, 0 };
 
 		a->type = VALUE_TABLE;

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appname.h"
 #include "apply_int.h"
 #include "backoff.h"
 #include "bug.h"
@@ -85,21 +86,6 @@ static struct watched *entry(struct apply_watch *aw, const char *app)
 	return w;
 }
 
-/* The active slot by reading `current` directly: no directory is made. */
-static int active_slot(const char *state_dir, const char *app)
-{
-	struct strbuf p = STRBUF_INIT;
-	char buf[4];
-	ssize_t n;
-
-	strbuf_addf(&p, "%s/apps/%s/current", state_dir, app);
-	n = readlink(p.buf, buf, sizeof(buf));
-	strbuf_release(&p);
-	if (n == 1 && (buf[0] == 'a' || buf[0] == 'b'))
-		return buf[0];
-	return 0;
-}
-
 /* 1 when the slot has a pid file whose process is gone. */
 static int exited(const char *state_dir, const char *app, int slot)
 {
@@ -163,7 +149,7 @@ static int tick_one(const char *app, const struct app_runtime *rt, void *arg)
 {
 	struct tick *t = arg;
 	struct watched *w = entry(t->aw, app);
-	int slot = active_slot(t->e->cfg->state_dir, app);
+	int slot = app_active_slot(t->e->cfg->state_dir, app);
 
 	(void)rt;
 	w->seen = 1;

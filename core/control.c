@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "appname.h"
 #include "control.h"
 #include "control_int.h"
 #include "error.h"
@@ -27,7 +28,6 @@
 #include "strbuf.h"
 #include "banned.h"
 
-#define APP_NAME_MAX 63
 
 /* --- line I/O with deadlines (control_int.h) --- */
 
@@ -263,22 +263,6 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
-static int is_app_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > APP_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || !strchr("_.-", c)))
-			return 0;
-	}
-	return 1;
-}
-
 static const struct {
 	const char *verb;
 	int wants_app; /* 1: the argument is an app name; 0: no argument */
@@ -314,7 +298,7 @@ int control_parse_request(struct control_request *req, char *line,
 	if (control_verbs[i].wants_app && !arg)
 		return snprintf(why, why_size, "%s needs an app name",
 				control_verbs[i].verb), -1;
-	if (arg && !is_app_name(arg))
+	if (arg && !app_name_valid(arg))
 		return snprintf(why, why_size, "\"%.63s\" is not an app name "
 				"([a-z0-9][a-z0-9_.-]{0,62})", arg), -1;
 	/* Both short: a verb of the table, an app name of at most 63. */

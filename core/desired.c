@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "bug.h"
+#include "appname.h"
 #include "desired.h"
 #include "embedded.h"
 #include "error.h"
@@ -23,7 +24,6 @@
 #define PRELUDE_FILE "desired.lua"
 #define STD_PREFIX "std:"
 #define STD_NAME_MAX 64
-#define APP_NAME_MAX 63
 
 const char *desired_prelude(size_t *len)
 {
@@ -92,11 +92,6 @@ static int is_name(const char *s, size_t max, int upper, const char *punct)
 	return 1;
 }
 
-/* App names: [A-Za-z0-9][A-Za-z0-9._-]{0,62}. */
-static int is_app_name(const char *s)
-{
-	return is_name(s, APP_NAME_MAX, 1, "._-");
-}
 
 /*
  * Check a policy name (the prelude has, with the line; this is the
@@ -251,7 +246,7 @@ static int read_apps(struct desired_summary *sum, const char *file,
 		const char *name = c_string(value_get(rec, "name"));
 		const char *from = c_string(value_get(rec, "file"));
 
-		if (!name || !is_app_name(name))
+		if (!name || !app_name_valid(name))
 			return malformed(file, "an app without a valid name");
 		if (!spec || spec->type != VALUE_TABLE)
 			return malformed(file, "an app spec is not a table");

@@ -15,13 +15,13 @@
 #include "embedded.h"
 #include "error.h"
 #include "limits.h"
+#include "appname.h"
 #include "policy.h"
 #include "sandbox.h"
 #include "verify.h"
 #include "banned.h"
 
 #define PRELUDE_FILE "policy.lua"
-#define APP_NAME_MAX 63
 
 enum adjust_kind {
 	ADJUST_ENUM,     /* a string from values */

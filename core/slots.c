@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "appname.h"
 #include "bug.h"
 #include "error.h"
 #include "fileutil.h"
@@ -62,22 +63,6 @@ static int io_error(const char *what, const struct slots *s, int slot,
 			   s->app, slot, what, rel);
 }
 
-static int is_app_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > 63)
-		return 0;
-	for (size_t i = 0; i < n; i++) {
-		char c = s[i];
-		int alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-
-		if (!alnum && (i == 0 || !strchr("_.-", c)))
-			return 0;
-	}
-	return 1;
-}
-
 /* Create dir under parent (a path) if missing, syncing parent after a
  * creation so that it survives a crash.  1 created, 0 existed, or <0. */
 static int make_dir(const char *parent, int parent_fd, const char *name)
@@ -101,7 +86,7 @@ int slots_open(struct slots **out, const char *state_dir, const char *app)
 	int fd = -1, apps_fd = -1, ret = 0;
 
 	*out = NULL;
-	if (!is_app_name(app))
+	if (!app_name_valid(app))
 		return error_set(FURROW_EINVAL, "slots: \"%.64s\" is not an app name",
 				 app);
 	strbuf_addf(&path, "%s/apps/%s", state_dir, app);
