@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,7 +14,7 @@
 #include "strbuf.h"
 #include "banned.h"
 
-static int fsync_dir_of(const char *path)
+int file_sync_dir_of(const char *path)
 {
 	struct strbuf dir = STRBUF_INIT;
 	const char *slash = strrchr(path, '/');
@@ -58,36 +59,59 @@ int file_write_all(int fd, const void *buf, size_t len)
 int file_write_atomic(const char *path, const void *data, size_t len,
 		      mode_t mode)
 {
-	struct strbuf tmp = STRBUF_INIT;
+	struct strbuf dir = STRBUF_INIT, tmp = STRBUF_INIT;
+	const char *slash = strrchr(path, '/');
+	const char *base = slash ? slash + 1 : path;
 	int fd = -1, ret = 0;
 
-	strbuf_addf(&tmp, "%s.tmp", path);
-	fd = open(tmp.buf, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-	if (fd < 0) {
-		ret = error_errno(FURROW_EIO, "cannot create %s", tmp.buf);
+	if (slash == path)
+		strbuf_addch(&dir, '/');
+	else if (slash)
+		strbuf_add(&dir, path, (size_t)(slash - path));
+	else
+		strbuf_addch(&dir, '.');
+	if (!*base) {
+		ret = error_set(FURROW_EINVAL, "%s names a directory, not a "
+				"file", path);
 		goto out;
 	}
-	if (file_write_all(fd, data, len) < 0) {
+	/* A fresh, unguessable name created exclusively: a planted
+	 * "<path>.tmp" symlink in a directory someone else can write is
+	 * never followed.  Hidden, so that a reader globbing "*.prom" or
+	 * the like never sees it. */
+	strbuf_addf(&tmp, "%s/.%s.XXXXXX", dir.buf, base);
+	fd = mkostemp(tmp.buf, O_CLOEXEC);
+	if (fd < 0) {
+		ret = error_errno(FURROW_EIO, "cannot create a temporary file "
+				  "in %s", dir.buf);
+		strbuf_setlen(&tmp, 0);
+		goto out;
+	}
+	/* The mode asked for, whatever the umask. */
+	if (fchmod(fd, mode) < 0 || file_write_all(fd, data, len) < 0 ||
+	    fsync(fd) < 0) {
 		ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
 		goto out;
 	}
-	if (fsync(fd) < 0) {
-		ret = error_errno(FURROW_EIO, "cannot sync %s", tmp.buf);
+	if (close(fd) < 0) {
+		fd = -1;
+		ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
 		goto out;
 	}
-	close(fd);
 	fd = -1;
 	if (rename(tmp.buf, path) < 0) {
 		ret = error_errno(FURROW_EIO, "cannot rename %s to %s", tmp.buf,
 				  path);
 		goto out;
 	}
-	ret = fsync_dir_of(path);
+	strbuf_setlen(&tmp, 0);
+	ret = file_sync_dir_of(path);
 out:
 	if (fd >= 0)
 		close(fd);
-	if (ret)
+	if (tmp.len)
 		unlink(tmp.buf);
+	strbuf_release(&dir);
 	strbuf_release(&tmp);
 	return ret;
 }

@@ -618,80 +618,6 @@ out:
 	return ret;
 }
 
-/* ---- the file ---------------------------------------------------------- */
-
-static int sync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret = 0;
-
-	if (fd < 0 || fsync(fd) < 0)
-		ret = error_errno(FURROW_EIO, "cannot sync directory %s", dir);
-	if (fd >= 0)
-		close(fd);
-	return ret;
-}
-
-/* Replace path with data as metrics.h describes. */
-static int replace_file(const char *path, const char *data, size_t len)
-{
-	struct strbuf dir = STRBUF_INIT, tmp = STRBUF_INIT;
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	int fd = -1, ret = 0;
-
-	if (slash == path)
-		strbuf_addch(&dir, '/');
-	else if (slash)
-		strbuf_add(&dir, path, (size_t)(slash - path));
-	else
-		strbuf_addch(&dir, '.');
-	if (!*base) {
-		ret = error_set(FURROW_EINVAL, "metrics.textfile %s names a "
-				"directory, not a file", path);
-		goto out;
-	}
-	strbuf_addf(&tmp, "%s/.%s.XXXXXX", dir.buf, base);
-	if (tmp.len >= LIMIT_PATH_BYTES) {
-		ret = error_set(FURROW_ELIMIT, "metrics.textfile %s: path longer "
-				"than %d bytes", path, LIMIT_PATH_BYTES);
-		goto out;
-	}
-	fd = mkostemp(tmp.buf, O_CLOEXEC);
-	if (fd < 0) {
-		ret = error_errno(FURROW_EIO, "cannot create a temp file in %s",
-				  dir.buf);
-		strbuf_setlen(&tmp, 0);
-		goto out;
-	}
-	/* Readable by node_exporter whatever furrow's umask. */
-	if (fchmod(fd, 0644) < 0 || file_write_all(fd, data, len) < 0 ||
-	    fsync(fd) < 0) {
-		ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.buf, path) < 0) {
-		ret = error_errno(FURROW_EIO, "cannot rename %s to %s", tmp.buf,
-				  path);
-		goto out;
-	}
-	strbuf_setlen(&tmp, 0);
-	ret = sync_dir(dir.buf);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp.len)
-		unlink(tmp.buf);
-	strbuf_release(&dir);
-	strbuf_release(&tmp);
-	return ret;
-}
-
 int metrics_write(const struct config *cfg, struct store *st,
 		  const struct metrics_extra *x)
 {
@@ -702,7 +628,7 @@ int metrics_write(const struct config *cfg, struct store *st,
 		return 0;
 	ret = metrics_render(&sb, cfg, st, x);
 	if (!ret)
-		ret = replace_file(cfg->metrics.textfile, sb.buf, sb.len);
+		ret = file_write_atomic(cfg->metrics.textfile, sb.buf, sb.len, 0644);
 	strbuf_release(&sb);
 	return ret;
 }

@@ -5,9 +5,10 @@
  * malformed lock is held, with a problem to show) and strict about what
  * it opens: the lock lives in a directory the app writes, so a symbolic
  * link or a FIFO planted there must neither be followed nor block the
- * daemon.  The writer does not use file_write_atomic() for the same
- * reason: its fixed "<path>.tmp", opened without O_EXCL, could be a
- * symbolic link the app placed to make furrow truncate another file.
+ * daemon.  The writer relies on file_write_atomic() creating its
+ * temporary file exclusively under a fresh name, for the same reason: a
+ * symbolic link the app placed must not make furrow truncate another
+ * file.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -186,29 +187,6 @@ out:
 	return 0;
 }
 
-/* fsync the directory holding path, so a rename or unlink is durable. */
-static int sync_parent(const char *path)
-{
-	struct strbuf dir = STRBUF_INIT;
-	const char *slash = strrchr(path, '/');
-	int fd, ret = 0;
-
-	if (slash == path)
-		strbuf_addch(&dir, '/');
-	else if (slash)
-		strbuf_add(&dir, path, (size_t)(slash - path));
-	else
-		strbuf_addch(&dir, '.');
-	fd = open(dir.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || fsync(fd) < 0)
-		ret = error_errno(FURROW_EIO, "cannot sync directory %s",
-				  dir.buf);
-	if (fd >= 0)
-		close(fd);
-	strbuf_release(&dir);
-	return ret;
-}
-
 static int check_reason(const char *reason)
 {
 	size_t n = strlen(reason);
@@ -228,8 +206,8 @@ static int check_reason(const char *reason)
 
 int updlock_write(const char *path, long long until, const char *reason)
 {
-	struct strbuf text = STRBUF_INIT, tmp = STRBUF_INIT;
-	int fd = -1, ret;
+	struct strbuf text = STRBUF_INIT;
+	int ret;
 
 	if (!path)
 		return error_set(FURROW_EINVAL, "updlock_write: no path");
@@ -243,38 +221,7 @@ int updlock_write(const char *path, long long until, const char *reason)
 		strbuf_addf(&text, " %s", reason);
 	strbuf_addch(&text, '\n');
 
-	strbuf_addf(&tmp, "%s.XXXXXX", path);
-	fd = mkostemp(tmp.buf, O_CLOEXEC);
-	if (fd < 0) {
-		ret = error_errno(FURROW_EIO, "cannot create a temporary file "
-				  "for %s", path);
-		strbuf_reset(&tmp); /* nothing to remove */
-		goto out;
-	}
-	if (fchmod(fd, 0644) < 0 ||
-	    file_write_all(fd, text.buf, text.len) < 0 || fsync(fd) < 0) {
-		ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
-		goto out;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ret = error_errno(FURROW_EIO, "cannot write %s", tmp.buf);
-		goto out;
-	}
-	fd = -1;
-	if (rename(tmp.buf, path) < 0) {
-		ret = error_errno(FURROW_EIO, "cannot rename %s to %s", tmp.buf,
-				  path);
-		goto out;
-	}
-	strbuf_reset(&tmp); /* renamed: nothing to remove */
-	ret = sync_parent(path);
-out:
-	if (fd >= 0)
-		close(fd);
-	if (tmp.len)
-		unlink(tmp.buf);
-	strbuf_release(&tmp);
+	ret = file_write_atomic(path, text.buf, text.len, 0644);
 	strbuf_release(&text);
 	return ret;
 }
@@ -289,5 +236,5 @@ int updlock_remove(const char *path)
 		return error_errno(FURROW_EIO, "cannot remove update lock %s",
 				   path);
 	}
-	return sync_parent(path);
+	return file_sync_dir_of(path);
 }
