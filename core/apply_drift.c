@@ -92,14 +92,33 @@ static void restart(struct engine *e, const char *app, struct slots *s,
 		  NULL);
 }
 
-/* Stop a leftover service in the inactive slot.  Its pid file is all
- * that is needed (no spec): no file, nothing runs there. */
+/* Stop a leftover workload in the inactive slot.  A service is found by
+ * its pid file alone (no spec); a unit or container by the driver of the
+ * spec that slot was staged from. */
 static void stop_stray(struct engine *e, const char *app, struct slots *s,
-		       int slot)
+		       int slot, int kind)
 {
 	struct driver_ctx c = { e->cfg, app, s, NULL, "" };
 	char why[256];
 
+	if (kind != APPSPEC_SERVICE) {
+		struct appspec *a = slot_spec(e, app, slot);
+		const struct driver *d = a ? driver_for(a->kind) : NULL;
+
+		error_clear();
+		c.spec = a;
+		if (d && d->kind != APPSPEC_FILES &&
+		    d->running(&c, slot, why, sizeof(why)) == 1) {
+			log_event(LOG_WARN, "apply.stray_stopped", "the inactive "
+				  "slot was running", "app", app, NULL);
+			if (d->stop(&c, slot))
+				log_event(LOG_WARN, "apply.stray_stop_failed",
+					  error_message(), "app", app, NULL);
+		}
+		error_clear();
+		appspec_free(a);
+		return;
+	}
 	if (driver_service.running(&c, slot, why, sizeof(why)) == 1) {
 		log_event(LOG_WARN, "apply.stray_stopped", "the inactive slot "
 			  "was running", "app", app, NULL);
@@ -196,7 +215,8 @@ void drift_check(struct engine *e, const char *app, const char *kind,
 		if (ret == 0)
 			restart(e, app, s, active, spec, d, rep.commit, state, r);
 	}
-	stop_stray(e, app, s, active == 'a' ? 'b' : 'a');
+	stop_stray(e, app, s, active == 'a' ? 'b' : 'a',
+		   spec ? (int)spec->kind : hint);
 	goto out;
 redeploy:
 	error_clear();

@@ -120,6 +120,16 @@ static int drv_stop(struct op *o, int slot)
 	return d->stop(&c, slot);
 }
 
+static int drv_prepare(struct op *o)
+{
+	struct driver_ctx c;
+
+	if (!o->to_drv->prepare)
+		return 0;
+	ctx_for(o, &c, o->to);
+	return o->to_drv->prepare(&c);
+}
+
 static int drv_activate(struct op *o, int slot)
 {
 	struct driver_ctx c;
@@ -554,7 +564,7 @@ void op_update(struct engine *e, const char *app,
 		goto out;
 	}
 	/* Everything that can fail without touching the host first. */
-	if ((ret = read_files(&o)))
+	if ((ret = read_files(&o)) || (ret = drv_prepare(&o)))
 		goto fail;
 	if ((ret = j_begin(&o)))
 		goto fail;
@@ -640,10 +650,30 @@ static int do_unlink(struct op *o)
 	struct driver_ctx c;
 	int ret = slots_unset_current(o->slots);
 
-	if (ret || !o->from_drv)
+	if (ret)
 		return ret;
-	ctx_for(o, &c, o->from);
-	return o->from_drv->remove(&c);
+	if (o->from_drv) {
+		ctx_for(o, &c, o->from);
+		return o->from_drv->remove(&c);
+	}
+	/* No active slot (a first install that failed): what either slot
+	 * was staged for may still have left units or containers. */
+	for (int slot = 'a'; !ret && slot <= 'b'; slot++) {
+		struct appspec *a = slot_spec(o->e, o->app, slot);
+		const struct driver *d = a ? driver_for(a->kind) : NULL;
+
+		error_clear();
+		if (d) {
+			memset(&c, 0, sizeof(c));
+			c.cfg = o->e->cfg;
+			c.app = o->app;
+			c.slots = o->slots;
+			c.spec = a;
+			ret = d->remove(&c);
+		}
+		appspec_free(a);
+	}
+	return ret;
 }
 
 static int do_forget(struct op *o)

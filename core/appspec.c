@@ -1151,7 +1151,7 @@ static const struct field app_fields[] = {
 	{ "privileged", KC, 0, check_privileged },
 	{ "network", KC, 0, check_network },
 	{ "read_only", KC, 0, check_read_only },
-	{ "files", KS | KD | KF, KS | KF, check_files },
+	{ "files", KS | KD | KF, KS | KD | KF, check_files },
 	{ "unit", KD, KD, check_unit },
 	{ "target", KF, KF, check_target },
 	{ "exec", KC | KS, KS, check_exec },
@@ -1175,6 +1175,18 @@ static void check_cross(struct ctx *c)
 	struct appspec *a = c->a;
 	size_t old;
 
+	/* Only `files` is installed into a slot: the unit must be in it. */
+	if (a->kind == APPSPEC_SYSTEMD && a->unit && a->files) {
+		size_t n = strlen(a->files);
+
+		if (strncmp(a->unit, a->files, n) || a->unit[n] != '/') {
+			old = push_key(c, "unit", 4);
+			fail(c, FURROW_EINVAL, "'%.200s' is not inside files "
+			     "('%.200s'): only the files directory is "
+			     "installed into a slot", a->unit, a->files);
+			pop(c, old);
+		}
+	}
 	if (!a->backup.enabled)
 		return;
 	/* Backups copy data directories, the only state furrow keeps

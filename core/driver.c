@@ -12,6 +12,8 @@ const struct driver *driver_for(enum appspec_kind kind)
 	static const struct driver *const table[] = {
 		&driver_service,
 		&driver_files,
+		&driver_systemd,
+		&driver_container,
 	};
 
 	for (size_t i = 0; i < sizeof(table) / sizeof(*table); i++)

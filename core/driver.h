@@ -16,9 +16,13 @@
  * with the roles swapped.  remove() runs once the app has left the
  * desired state, after both slots are stopped.
  *
- * The table is explicit and const (driver_for()); kinds without a driver
- * in this build (container, systemd) make an update fail with a clear
- * message and leave whatever runs untouched.
+ * Before any of that, while nothing has been touched, prepare() (if the
+ * driver has one) fetches what the new slot needs from elsewhere - a
+ * container image - so that a pull that stalls or fails leaves the
+ * running slot alone, also under stop-first.
+ *
+ * The table is explicit and const (driver_for()): service, files,
+ * systemd, container.
  */
 #ifndef FURROW_DRIVER_H
 #define FURROW_DRIVER_H
@@ -53,6 +57,10 @@ struct driver {
 	int (*activate)(const struct driver_ctx *c);
 	/* The app left the desired state: undo activate(). */
 	int (*remove)(const struct driver_ctx *c);
+	/* NULL, or fetch what start() will need, touching nothing that
+	 * runs (a container image); failing here fails the update before
+	 * it begins. */
+	int (*prepare)(const struct driver_ctx *c);
 };
 
 /* The driver for kind, or NULL if this build has none (the error is
@@ -61,5 +69,7 @@ const struct driver *driver_for(enum appspec_kind kind);
 
 extern const struct driver driver_service;
 extern const struct driver driver_files;
+extern const struct driver driver_container;
+extern const struct driver driver_systemd;
 
 #endif

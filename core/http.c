@@ -51,9 +51,12 @@ static void http_global_init(void)
 struct http_sink {
 	struct http_response *resp;
 	size_t max;
+	enum http_overflow overflow;
 };
 
-/* Keeps the first max bytes; past that, stops the transfer. */
+/* Keeps the first max bytes; past that, stops the transfer, or goes on
+ * reading and drops what does not fit (HTTP_OVERFLOW_HEAD), or keeps the
+ * last max bytes (HTTP_OVERFLOW_TAIL). */
 static size_t http_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct http_sink *sink = arg;
@@ -62,6 +65,25 @@ static size_t http_write(char *data, size_t size, size_t n, void *arg)
 	size_t room = sink->max - r->body_len;
 	size_t take = len < room ? len : room;
 
+	if (take < len && sink->overflow == HTTP_OVERFLOW_TAIL) {
+		/* Room for len: drop the oldest bytes (all of them when the
+		 * chunk alone fills the buffer). */
+		if (len >= sink->max) {
+			data += len - sink->max;
+			len = sink->max;
+			r->body_len = 0;
+		} else {
+			size_t drop = r->body_len + len - sink->max;
+
+			memmove(r->body, r->body + drop, r->body_len - drop);
+			r->body_len -= drop;
+		}
+		memcpy(r->body + r->body_len, data, len);
+		r->body_len += len;
+		r->body[r->body_len] = '\0';
+		r->truncated = 1;
+		return size * n;
+	}
 	if (take) {
 		memcpy(r->body + r->body_len, data, take);
 		r->body_len += take;
@@ -69,6 +91,8 @@ static size_t http_write(char *data, size_t size, size_t n, void *arg)
 	}
 	if (take < len) {
 		r->truncated = 1;
+		if (sink->overflow == HTTP_OVERFLOW_HEAD)
+			return len;
 		return 0; /* CURLE_WRITE_ERROR, recognised by http_get() */
 	}
 	return len;
@@ -104,9 +128,15 @@ static void http_slist_wipe(struct curl_slist *l)
 	curl_slist_free_all(l);
 }
 
-/* One request, as http_get() and http_post() make it. */
+/* One request, as http_get(), http_post() and http_unix() make it. */
 struct http_req {
 	const char *url;
+	const char *name;           /* starts messages; NULL: url */
+	const char *unix_socket;    /* connect there instead; NULL: TCP */
+	const char *method;         /* other than GET/POST; NULL: those */
+	unsigned idle_ms;           /* nothing moved this long: give up; 0:
+	                               no such limit */
+	enum http_overflow overflow;
 	const char *protocols;      /* CURLOPT_PROTOCOLS_STR */
 	const char *ca_file;
 	unsigned timeout_ms;
@@ -118,13 +148,46 @@ struct http_req {
 	void *cancel_arg;
 };
 
+/* What the progress callback watches: cancellation, and an idle
+ * transfer (no byte in either direction for idle_ms). */
+struct http_progress {
+	const struct http_req *r;
+	curl_off_t down, up;      /* bytes moved when last seen */
+	struct timespec moved;    /* when a byte last moved */
+	int idle;                 /* the idle limit ended the transfer */
+};
+
+static long long http_ms_since(const struct timespec *t0)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (long long)(t.tv_sec - t0->tv_sec) * 1000 +
+	       (t.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
 static int http_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow,
 			 curl_off_t ultotal, curl_off_t ulnow)
 {
-	const struct http_req *r = arg;
+	struct http_progress *p = arg;
+	const struct http_req *r = p->r;
 
-	(void)dltotal, (void)dlnow, (void)ultotal, (void)ulnow;
-	return r->cancel(r->cancel_arg) ? 1 : 0;
+	(void)dltotal, (void)ultotal;
+	if (r->cancel && r->cancel(r->cancel_arg))
+		return 1;
+	if (!r->idle_ms)
+		return 0;
+	if (dlnow != p->down || ulnow != p->up) {
+		p->down = dlnow;
+		p->up = ulnow;
+		clock_gettime(CLOCK_MONOTONIC, &p->moved);
+		return 0;
+	}
+	if (http_ms_since(&p->moved) >= (long long)r->idle_ms) {
+		p->idle = 1;
+		return 1;
+	}
+	return 0;
 }
 
 /* Retry-After (RFC 9110 10.2.3): delta-seconds, or an HTTP-date in any
@@ -162,9 +225,10 @@ static long http_retry_after(const char *v)
 static int http_request(struct http_response *out, const struct http_req *r)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct http_sink sink = { out, r->max_body };
+	struct http_sink sink = { out, r->max_body, r->overflow };
+	struct http_progress prog = { r, 0, 0, { 0, 0 }, 0 };
 	struct curl_header *h = NULL;
-	const char *url = r->url;
+	const char *url = r->name ? r->name : r->url;
 	CURL *c = NULL;
 	CURLcode rc;
 	char *location = NULL;
@@ -180,7 +244,7 @@ static int http_request(struct http_response *out, const struct http_req *r)
 	if (!c)
 		BUG("curl_easy_init failed");
 
-	if (curl_easy_setopt(c, CURLOPT_URL, url) != CURLE_OK ||
+	if (curl_easy_setopt(c, CURLOPT_URL, r->url) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, r->protocols) != CURLE_OK ||
 	    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, r->protocols) != CURLE_OK) {
 		ret = error_set(FURROW_EINVAL, "%s: not an http:// or https:// URL curl accepts", url);
@@ -198,14 +262,23 @@ static int http_request(struct http_response *out, const struct http_req *r)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
 	if (r->headers)
 		curl_easy_setopt(c, CURLOPT_HTTPHEADER, r->headers);
+	if (r->unix_socket &&
+	    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, r->unix_socket) != CURLE_OK) {
+		ret = error_set(FURROW_EINVAL, "%s: this libcurl cannot use a unix "
+				"socket", url);
+		goto out;
+	}
 	if (r->body) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
 	}
-	if (r->cancel) {
+	if (r->method)
+		curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+	if (r->cancel || r->idle_ms) {
+		clock_gettime(CLOCK_MONOTONIC, &prog.moved);
 		curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
-		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)r);
+		curl_easy_setopt(c, CURLOPT_XFERINFODATA, (void *)&prog);
 		curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 	}
 
@@ -217,6 +290,9 @@ static int http_request(struct http_response *out, const struct http_req *r)
 		if (rc == CURLE_OPERATION_TIMEDOUT)
 			ret = error_set(FURROW_ETIMEOUT, "%s: no answer within %u ms",
 					url, r->timeout_ms);
+		else if (rc == CURLE_ABORTED_BY_CALLBACK && prog.idle)
+			ret = error_set(FURROW_ETIMEOUT, "%s: nothing received "
+					"for %u ms", url, r->idle_ms);
 		else if (rc == CURLE_ABORTED_BY_CALLBACK)
 			ret = error_set(FURROW_EIO, "%s: cancelled", url);
 		else if (rc == CURLE_URL_MALFORMAT || rc == CURLE_UNSUPPORTED_PROTOCOL)
@@ -377,6 +453,60 @@ out:
 	explicit_bzero(auth.buf, auth.alloc);
 	strbuf_release(&auth);
 	strbuf_release(&key);
+	return ret;
+}
+
+int http_unix(struct http_response *out, const struct http_unix_request *u)
+{
+	struct http_req r = {
+		.protocols = "http", .ca_file = HTTP_CA_BUNDLE,
+		.unix_socket = u->socket, .timeout_ms = u->timeout_ms,
+		.idle_ms = u->idle_ms, .max_body = u->max_body,
+		.overflow = u->overflow,
+	};
+	struct strbuf url = STRBUF_INIT, name = STRBUF_INIT;
+	struct curl_slist *hl = NULL;
+	const char *p;
+	int ret;
+
+	memset(out, 0, sizeof(*out));
+	out->retry_after = -1;
+	strbuf_addf(&name, "%s: %s %s", u->socket, u->method, u->path);
+	/* What goes on the request line: a method token, and a path that
+	 * needs no further encoding. */
+	for (p = u->method; *p >= 'A' && *p <= 'Z'; p++)
+		;
+	if (!*u->method || *p) {
+		ret = error_set(FURROW_EINVAL, "%s: not an HTTP method", name.buf);
+		goto out;
+	}
+	for (p = u->path; *p > ' ' && *p < 0x7f; p++)
+		;
+	if (u->path[0] != '/' || *p) {
+		ret = error_set(FURROW_EINVAL, "%s: a request path is \"/...\" "
+				"without spaces or control characters", name.buf);
+		goto out;
+	}
+	/* The host name is not looked up: curl connects to the socket. */
+	strbuf_addf(&url, "http://d%s", u->path);
+	r.url = url.buf;
+	r.name = name.buf;
+	if (strcmp(u->method, "GET") && strcmp(u->method, "POST"))
+		r.method = u->method;
+	if (u->body || !strcmp(u->method, "POST")) {
+		r.body = u->body ? u->body : "";
+		r.body_len = u->body ? u->body_len : 0;
+	}
+	if (u->body)
+		hl = http_slist(hl, "Content-Type: application/json");
+	hl = http_slist(hl, "Expect:");
+	r.headers = hl;
+	pthread_once(&http_once, http_global_init);
+	ret = http_request(out, &r);
+out:
+	curl_slist_free_all(hl);
+	strbuf_release(&url);
+	strbuf_release(&name);
 	return ret;
 }
 

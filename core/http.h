@@ -4,10 +4,11 @@
  * core/http.c is the only file that includes <curl/curl.h>.  It reports
  * the linked libcurl and the zlib and TLS library it was built with, as
  * libcurl itself reports them, and makes the requests furrow needs so
- * far: a bounded GET for health checks (core/health.c) and a bounded POST
- * of a JSON document for reports (core/report_send.c).  Other requests
- * (container engine API, offsite backups) arrive with the work that
- * needs them.
+ * far: a bounded GET for health checks (core/health.c), a bounded POST
+ * of a JSON document for reports (core/report_send.c), and bounded
+ * requests to an HTTP API on a local unix socket, the container engine's
+ * (core/engine_api.c).  Other requests (offsite backups) arrive with the
+ * work that needs them.
  */
 #ifndef FURROW_HTTP_H
 #define FURROW_HTTP_H
@@ -21,9 +22,9 @@ const char *http_zlib_version(void);
 /* "mbedTLS/2.28.3": libcurl's TLS backend. */
 const char *http_tls_backend(void);
 
-/* What came back from a request.  body is never NULL after http_get()
- * or http_post() returned 0 and is NUL-terminated (body_len excludes the
- * NUL). */
+/* What came back from a request.  body is never NULL after http_get(),
+ * http_post() or http_unix() returned 0 and is NUL-terminated (body_len
+ * excludes the NUL). */
 struct http_response {
 	long status;         /* e.g. 200; 0 before a response */
 	char *body;          /* at most max_body bytes of it */
@@ -97,8 +98,48 @@ struct http_post_options {
 int http_post(struct http_response *out, const char *url, const char *body,
 	      size_t len, const struct http_post_options *o);
 
-/* Free what http_get() or http_post() filled in; out may be empty or
- * NULL. */
+/* What to do with a response body longer than max_body. */
+enum http_overflow {
+	HTTP_OVERFLOW_STOP, /* stop the transfer there (truncated set) */
+	HTTP_OVERFLOW_HEAD, /* keep the first max_body bytes, read the rest
+	                       to its end and drop it (truncated set) */
+	HTTP_OVERFLOW_TAIL, /* keep the last max_body bytes (truncated set):
+	                       a progress stream whose verdict comes last */
+};
+
+/* A request to an HTTP API on a unix socket (http_unix()). */
+struct http_unix_request {
+	const char *socket;        /* path of the socket */
+	const char *method;        /* "GET", "POST", "DELETE", ... */
+	const char *path;          /* "/v1.41/_ping?x=y": from the root,
+	                              query included, already %-encoded */
+	const char *body;          /* sent as application/json; NULL: none
+	                              (a POST then sends an empty body) */
+	size_t body_len;
+	unsigned timeout_ms;       /* the whole request, connect included */
+	unsigned idle_ms;          /* nothing received or sent for this
+	                              long ends it; 0: no such limit */
+	size_t max_body;           /* response body bytes kept */
+	enum http_overflow overflow;
+};
+
+/*
+ * Make request u once over the unix socket u->socket (the URL is
+ * http://d<path>; the host name is never looked up).  No proxy, no
+ * redirects followed, no signals, no "Expect: 100-continue".
+ *
+ * Returns 0 when a response arrived, whatever its status (out then
+ * belongs to the caller: http_response_release()), else out is empty and
+ * the message starts with "SOCKET: METHOD PATH": FURROW_EINVAL for a
+ * method or path that cannot go on a request line, FURROW_ETIMEOUT for
+ * the deadline or the idle limit ("nothing received for N ms"),
+ * FURROW_EIO for every other failure ("connection refused", "no such
+ * file or directory" for a missing socket, a reset).
+ */
+int http_unix(struct http_response *out, const struct http_unix_request *u);
+
+/* Free what http_get(), http_post() or http_unix() filled in; out may be
+ * empty or NULL. */
 void http_response_release(struct http_response *out);
 
 #endif

@@ -197,4 +197,33 @@
 #define LIMIT_CONTROL_BACKLOG      16     /* connections waiting for accept */
 /* --- end control socket --- */
 
+/* --- Container engine API (core/engine_api.c, core/driver_container.c) --- */
+#define LIMIT_ENGINE_RESPONSE_BYTES (4u * 1024 * 1024) /* one answer: inspect,
+                                             list, errors */
+#define LIMIT_ENGINE_CALL_MS       30000u /* one call, connect included (a
+                                             stop adds its own grace) */
+#define LIMIT_ENGINE_PULL_SECONDS  1800u  /* one pull, wall clock */
+#define LIMIT_ENGINE_PULL_IDLE_SECONDS 120u /* a pull that sends no progress
+                                             this long has stalled */
+#define LIMIT_ENGINE_PULL_TAIL_BYTES (64u * 1024) /* of the pull's progress
+                                             stream, kept for its verdict */
+#define LIMIT_ENGINE_PULL_TRIES    3      /* pulls in one start, in all: the
+                                             next pass is the next retry */
+#define LIMIT_ENGINE_BACKOFF_BASE  1.0    /* s, first wait between pulls */
+#define LIMIT_ENGINE_BACKOFF_CAP   30.0   /* s, longest wait between pulls */
+#define LIMIT_ENGINE_CONTAINERS    10000u /* containers one list returns */
+#define LIMIT_ENGINE_EXEC_OUTPUT_BYTES LIMIT_HEALTH_OUTPUT_BYTES /* exec output
+                                             kept */
+/* --- end container engine API --- */
+
+/* --- systemd units (core/driver_systemd.c) --- */
+#define LIMIT_SYSTEMD_UNIT_BYTES   (64u * 1024) /* an app's .service file */
+#define LIMIT_SYSTEMCTL_OUTPUT_BYTES (16u * 1024) /* kept of one systemctl's
+                                             output */
+#define LIMIT_SYSTEMCTL_MS         120000u /* one systemctl call; start and
+                                             stop wait for systemd's job,
+                                             whose own default timeout is
+                                             90 s */
+/* --- end systemd units --- */
+
 #endif

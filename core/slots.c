@@ -552,7 +552,8 @@ int slots_stage_commit(struct slot_stage *st,
 		error_prefix(ret, "app %s: slot %c", s->app, st->slot);
 		goto out;
 	}
-	qsort(st->files, st->n, sizeof(*st->files), staged_cmp);
+	if (st->n)   /* qsort of a NULL base is undefined, even for 0 */
+		qsort(st->files, st->n, sizeof(*st->files), staged_cmp);
 	strbuf_addf(&m, "furrow-slot 1\ncommit %s\nspec %s\n", info->commit,
 		    info->spec_sha256);
 	for (size_t i = 0; i < st->n; i++)

@@ -12,7 +12,11 @@ test_pkgs=(clang libclang-rt-14-dev openssh-client git python3 file time openssl
 	nginx-light fcgiwrap iproute2 iptables
 	binutils procps
 	# promtool, and servers that t0031 starts itself on free ports
-	prometheus prometheus-node-exporter)
+	prometheus prometheus-node-exporter
+	# t0041: a Debian root with systemd as PID 1 of a Podman container
+	mmdebstrap podman runc
+	# t0040: Podman's API service, a registry, images built from busybox
+	skopeo docker-registry busybox-static)
 
 case ${1:-build} in
 build) want=("${build_pkgs[@]}") ;;

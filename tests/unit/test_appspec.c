@@ -177,7 +177,7 @@ static void test_other_kinds(void)
 		"  health = { tcp = \"127.0.0.1:9100\" },\n"
 		"  backup = { paths = { \"db\" } },\n"
 		"}\n"
-		"app \"agent\" { kind = \"systemd\", unit = \"units/agent.service\",\n"
+		"app \"agent\" { kind = \"systemd\", unit = \"units/agent/agent.service\",\n"
 		"  files = \"units/agent\", data = { \"state\" },\n"
 		"  health = { exec = { \"/usr/bin/agentctl\", \"ping\" } } }\n"
 		"app \"motd\" { kind = \"files\", files = \"etc/motd.d\",\n"
@@ -198,7 +198,7 @@ static void test_other_kinds(void)
 	is_int(a ? a->line : 0, 1, "service line");
 	a = find(l, "agent");
 	ok(a && a->kind == APPSPEC_SYSTEMD && !strcmp(a->unit,
-	   "units/agent.service") && a->health.kind == APPSPEC_HEALTH_EXEC &&
+	   "units/agent/agent.service") && a->health.kind == APPSPEC_HEALTH_EXEC &&
 	   a->health.exec.argc == 2, "systemd fields");
 	is_int(a ? a->line : 0, 10, "systemd line");
 	a = find(l, "motd");
@@ -220,7 +220,7 @@ struct bad {
 
 #define C "kind = 'container', image = 'nginx'"
 #define S "kind = 'service', files = 'svc', exec = { 'bin/x' }"
-#define D "kind = 'systemd', unit = 'u/x.service'"
+#define D "kind = 'systemd', files = 'u', unit = 'u/x.service'"
 #define F "kind = 'files', files = 'etc', target = '/etc/x'"
 #define AT "furrow.lua:3: app web: "
 #define EI FURROW_EINVAL
@@ -386,10 +386,16 @@ static const struct bad bad_fields[] = {
 	  AT "exec[2]: expected a string, got integer" },
 	{ "kind = 'systemd'", "files = 'x'", EI,
 	  AT "unit: missing (required for a systemd app)" },
-	{ "kind = 'systemd'", "unit = 'u/x.timer'", EI,
+	{ "kind = 'systemd', files = 'u'", "unit = 'u/x.timer'", EI,
 	  AT "unit: 'u/x.timer' must name a .service file" },
-	{ "kind = 'systemd'", "unit = '.service'", EI,
+	{ "kind = 'systemd', files = 'u'", "unit = '.service'", EI,
 	  AT "unit: '.service' must name a .service file" },
+	{ "kind = 'systemd'", "unit = 'u/x.service'", EI,
+	  AT "files: missing (required for a systemd app)" },
+	{ "kind = 'systemd', files = 'web'", "unit = 'units/x.service'", EI,
+	  AT "unit: 'units/x.service' is not inside files ('web')" },
+	{ "kind = 'systemd', files = 'web'", "unit = 'webx/x.service'", EI,
+	  AT "unit: 'webx/x.service' is not inside files ('web')" },
 	{ "kind = 'files', files = 'etc'", "purge = false", EI,
 	  AT "target: missing (required for a files app)" },
 	{ "kind = 'files', files = 'etc'", "target = 'etc/x'", EI,
