@@ -11,6 +11,9 @@
 #include "config.h"
 #include "desired.h"
 #include "error.h"
+#include "json.h"
+#include "limits.h"
+#include "strbuf.h"
 #include "plan.h"
 #include "store.h"
 #include "sync.h"
@@ -51,8 +54,83 @@ void plan_spec_files_sha256(char out[65], const struct value *spec,
 
 /* The Git ids of the files and unit of each selected app, in one child;
  * NULL (no error) when no app has any. */
+/*
+ * A commit's ids never change, so the last commit's are kept in the
+ * store ("runtime" table, key "/ids": { commit =, ids = { [path] = id or
+ * "" for none } }) and a pass over an unchanged commit starts no child
+ * for them.  1 with *out filled when every path is cached, else 0.
+ */
+#define IDS_KEY "/ids"
+
+static int ids_cached(struct value **out, struct store *st,
+		      const char *commit, const char *const *paths, size_t n)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct value *v = NULL, *res = NULL;
+	const struct value *c, *ids;
+	int hit = 0;
+
+	*out = NULL;
+	if (!st || store_get_copy(st, "runtime", IDS_KEY, strlen(IDS_KEY), &sb) ||
+	    json_parse(&v, "ids cache", sb.buf, sb.len, LIMIT_STORE_VALUE_BYTES))
+		goto out;
+	c = value_get(v, "commit");
+	ids = value_get(v, "ids");
+	if (!c || c->type != VALUE_STRING || strcmp(c->u.string.ptr, commit) ||
+	    !ids || ids->type != VALUE_TABLE)
+		goto out;
+	res = value_new(VALUE_TABLE);
+	for (size_t i = 0; i < n; i++) {
+		const struct value *id = value_get(ids, paths[i]);
+
+		if (!id || id->type != VALUE_STRING)
+			goto out;
+		if (id->u.string.len == 40 && !value_get(res, paths[i]))
+			value_put_str(res, paths[i], id->u.string.ptr);
+	}
+	value_sort(res);
+	*out = res;
+	res = NULL;
+	hit = 1;
+out:
+	error_clear();
+	value_free(res);
+	value_free(v);
+	strbuf_release(&sb);
+	return hit;
+}
+
+static void ids_remember(struct store *st, const char *commit,
+			 const char *const *paths, size_t n,
+			 const struct value *got)
+{
+	struct value *v, *ids;
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!st || !store_writable(st))
+		return;
+	v = value_new(VALUE_TABLE);
+	value_put_str(v, "commit", commit);
+	ids = value_put(v, "ids");
+	ids->type = VALUE_TABLE;
+	for (size_t i = 0; i < n; i++) {
+		const struct value *id = value_get(got, paths[i]);
+
+		if (!value_get(ids, paths[i]))
+			value_put_str(ids, paths[i], id ? id->u.string.ptr : "");
+	}
+	value_sort(ids);
+	value_sort(v);
+	value_to_json(&sb, v, 0);
+	if (store_put1(st, "runtime", IDS_KEY, strlen(IDS_KEY), sb.buf, sb.len))
+		error_clear();   /* a cache: losing it costs a child, no more */
+	strbuf_release(&sb);
+	value_free(v);
+}
+
 static int load_file_ids(struct value **out, const struct config *cfg,
-			 const char *commit, const struct appspec_list *list)
+			 struct store *st, const char *commit,
+			 const struct appspec_list *list)
 {
 	const char **paths = xcalloc(2 * list->count + 1, sizeof(*paths));
 	size_t n = 0;
@@ -69,8 +147,13 @@ static int load_file_ids(struct value **out, const struct config *cfg,
 		if (a->unit)
 			paths[n++] = a->unit;
 	}
-	if (n)
+	if (n && !(ret = ids_cached(out, st, commit, paths, n))) {
 		ret = sync_tree_ids(out, cfg, commit, paths, n);
+		if (!ret)
+			ids_remember(st, commit, paths, n, *out);
+	} else if (ret > 0) {
+		ret = 0;
+	}
 	free(paths);
 	return ret;
 }
@@ -400,7 +483,7 @@ int plan_build(struct plan **out, const struct config *cfg,
 		goto out;
 	if ((ret = plan_applied_load(&applied, st)))
 		goto out;
-	if ((ret = load_file_ids(&ids, cfg, in->commit, list)))
+	if ((ret = load_file_ids(&ids, cfg, st, in->commit, list)))
 		goto out;
 
 	p = xcalloc(1, sizeof(*p));

@@ -970,6 +970,11 @@ int store_schema_version(struct store *st, unsigned *out)
 	return store_view(st, store_schema_fn, out);
 }
 
+int store_writable(const struct store *st)
+{
+	return st->mode == STORE_READ_WRITE;
+}
+
 int store_map_size(struct store *st, size_t *out)
 {
 	MDB_envinfo info;

@@ -157,6 +157,9 @@ int store_put1(struct store *st, const char *table, const void *key,
 /* The schema version recorded in the store. */
 int store_schema_version(struct store *st, unsigned *out);
 
+/* 1 if st was opened read-write. */
+int store_writable(const struct store *st);
+
 /* The current map size in bytes (for tests and diagnostics). */
 int store_map_size(struct store *st, size_t *out);
 
