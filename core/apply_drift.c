@@ -69,10 +69,12 @@ static void restart(struct engine *e, const char *app, struct slots *s,
 	if (spec->health.kind != APPSPEC_HEALTH_NONE) {
 		struct health_env env = { 0 };
 		struct health_result hr;
+		struct exec_target xt;
 		char dir[4096];
 
 		snprintf(dir, sizeof(dir), "%s/%c", slots_path(s), slot);
 		env.slot_dir = dir;
+		health_env_for(&env, &xt, d, &c, slot);
 		health_wait(&hr, &spec->health, &env, NULL, NULL);
 		if (hr.state != HEALTH_HEALTHY) {
 			r->outcome = APPLY_FAILED;

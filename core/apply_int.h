@@ -17,6 +17,7 @@
 #include "apply.h"
 #include "apply_state.h"
 #include "appspec.h"
+#include "driver.h"
 #include "journal.h"
 
 struct driver;
@@ -93,6 +94,18 @@ struct appspec *slot_spec(struct engine *e, const char *app, int slot);
 /* Parse an effective spec value for app. */
 int spec_parse(struct appspec **out, const char *app,
 	       const struct value *spec_value);
+
+/* Where an exec health check runs: inside the slot's workload when its
+ * driver can (a container), else on the host. */
+struct health_env;
+struct exec_target {
+	const struct driver *d;
+	struct driver_ctx c;
+	int slot;
+};
+void health_env_for(struct health_env *env, struct exec_target *t,
+		    const struct driver *d, const struct driver_ctx *c,
+		    int slot);
 
 /* Locked wrappers over journal.h, apply_state.h and plan.h. */
 int eng_history(struct engine *e, const char *app, const char *event,

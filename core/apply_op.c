@@ -326,16 +326,42 @@ static int watch_stop(void *arg)
 	return 0;
 }
 
+static int exec_in_slot(void *arg, char *const *argv, unsigned timeout_ms,
+			int *exit_code, char *out, size_t out_size)
+{
+	struct exec_target *t = arg;
+
+	return t->d->exec(&t->c, t->slot, argv, timeout_ms, exit_code, out,
+			  out_size);
+}
+
+void health_env_for(struct health_env *env, struct exec_target *t,
+		    const struct driver *d, const struct driver_ctx *c,
+		    int slot)
+{
+	if (!d || !d->exec)
+		return;
+	t->d = d;
+	t->c = *c;
+	t->slot = slot;
+	env->exec = exec_in_slot;
+	env->exec_arg = t;
+}
+
 static int do_health(struct op *o)
 {
 	const struct appspec_health *h = &o->to_spec->health;
 	struct health_env env = { 0 };
+	struct exec_target xt;
+	struct driver_ctx xc;
 	struct health_result hr;
 	struct strbuf dir = STRBUF_INIT;
 
 	o->why[0] = 0;
 	strbuf_addf(&dir, "%s/%c", slots_path(o->slots), o->to);
 	env.slot_dir = dir.buf;
+	ctx_for(o, &xc, o->to);
+	health_env_for(&env, &xt, o->to_drv, &xc, o->to);
 	if (h->kind == APPSPEC_HEALTH_NONE &&
 	    o->to_spec->kind != APPSPEC_SERVICE) {
 		hr.state = HEALTH_HEALTHY;
@@ -451,6 +477,8 @@ static int from_running(struct op *o)
 static void wait_restored(struct op *o)
 {
 	struct health_env env = { 0 };
+	struct exec_target xt;
+	struct driver_ctx xc;
 	struct health_result hr;
 	struct strbuf dir = STRBUF_INIT;
 
@@ -458,6 +486,8 @@ static void wait_restored(struct op *o)
 		return;
 	strbuf_addf(&dir, "%s/%c", slots_path(o->slots), o->from);
 	env.slot_dir = dir.buf;
+	ctx_for(o, &xc, o->from);
+	health_env_for(&env, &xt, o->from_drv, &xc, o->from);
 	health_wait(&hr, &o->from_spec->health, &env, NULL, NULL);
 	if (hr.state != HEALTH_HEALTHY)
 		log_event(LOG_ERROR, "apply.restore_unhealthy", hr.message,

@@ -61,6 +61,11 @@ struct driver {
 	 * runs (a container image); failing here fails the update before
 	 * it begins. */
 	int (*prepare)(const struct driver_ctx *c);
+	/* NULL, or run argv inside slot's workload for an exec health
+	 * check (health.h: struct health_env exec). */
+	int (*exec)(const struct driver_ctx *c, int slot, char *const *argv,
+		    unsigned timeout_ms, int *exit_code, char *out,
+		    size_t out_size);
 };
 
 /* The driver for kind, or NULL if this build has none (the error is

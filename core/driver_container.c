@@ -516,7 +516,26 @@ static int container_prepare(const struct driver_ctx *c)
 	return ret;
 }
 
+/* An exec health check, inside the slot's container (engine exec). */
+static int container_exec(const struct driver_ctx *c, int slot,
+			  char *const *argv, unsigned timeout_ms, int *exit_code,
+			  char *out, size_t out_size)
+{
+	struct engine_exec_result r;
+	char name[80];
+	int ret;
+
+	slot_name(name, sizeof(name), c->app, slot);
+	ret = engine_exec(&r, sock(c), name, argv, timeout_ms);
+	if (ret)
+		return ret;
+	*exit_code = r.exit_code;
+	snprintf(out, out_size, "%.*s", (int)r.output_len, r.output);
+	return 0;
+}
+
 const struct driver driver_container = {
 	APPSPEC_CONTAINER, container_start, container_stop, container_running,
 	container_activate, container_remove, container_prepare,
+	container_exec,
 };

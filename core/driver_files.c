@@ -137,5 +137,5 @@ static int files_remove(const struct driver_ctx *c)
 
 const struct driver driver_files = {
 	APPSPEC_FILES, files_start, files_stop, files_running, files_activate,
-	files_remove, NULL,
+	files_remove, NULL, NULL,
 };

@@ -269,5 +269,5 @@ static int service_remove(const struct driver_ctx *c)
 
 const struct driver driver_service = {
 	APPSPEC_SERVICE, service_start, service_stop, service_running,
-	service_activate, service_remove, NULL,
+	service_activate, service_remove, NULL, NULL,
 };

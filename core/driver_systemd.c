@@ -705,5 +705,5 @@ static int systemd_remove(const struct driver_ctx *c)
 
 const struct driver driver_systemd = {
 	APPSPEC_SYSTEMD, systemd_start, systemd_stop, systemd_running,
-	systemd_activate, systemd_remove, NULL,
+	systemd_activate, systemd_remove, NULL, NULL,
 };

@@ -66,6 +66,13 @@ struct health_env {
 	double (*now)(void *clock_arg);
 	void (*sleep)(double seconds, void *clock_arg);
 	void *clock_arg;
+	/* NULL: an exec probe runs argv on the host.  Else it runs it
+	 * where the workload is (a container): 0 and *exit_code when it
+	 * ran (its output in out, cut to out_size), or a negative FURROW_E*
+	 * with a message when it could not. */
+	int (*exec)(void *exec_arg, char *const *argv, unsigned timeout_ms,
+		    int *exit_code, char *out, size_t out_size);
+	void *exec_arg;
 };
 
 /*

@@ -304,6 +304,28 @@ test_expect_success 'a pass with nothing to do touches nothing' '
 	running web-a
 '
 
+# chk EXEC...: a second app whose only check is an exec check.
+chk() {
+	printf 'app "chk" { kind = "container", image = "%s", network = "none", exec = { "sleep", "600" }, health = { exec = { %s }, interval = 0.2, retries = 3, settle = 0 } }\n' \
+		"$(img v1)" "$1"
+}
+test_expect_success 'an exec health check runs inside the container, not on the host' '
+	test ! -e /www/version.txt
+	publish web v1 && printf "%s\n" "$(chk "\"cat\", \"/www/version.txt\"")" >>"$W/furrow.lua" && commit_tree
+	xapply 0
+	test_grep "chk (container)  create: applied" out
+	running chk-a
+	printf "%s\n" "$(chk "\"cat\", \"/nowhere\"")" >"$TEST_DIR/chk.lua"
+	publish web v1 && cat "$TEST_DIR/chk.lua" >>"$W/furrow.lua" && commit_tree
+	xapply 5
+	test_grep "chk (container)  update: rolled-back  health check failed after .* cat: exit 1" out
+	running chk-a
+	publish web v1
+	xapply 0
+	nope exists chk-a
+	nope exists chk-b
+'
+
 test_expect_success 'update to v2: web-b runs v2, web-a is stopped but kept, with its image' '
 	ida=$(ins web-a "{{.Id}}")
 	publish web v2
