@@ -73,6 +73,8 @@ static const struct field fields[] = {
 	{ "state_dir", K_PATH, OFF(state_dir), 0, "/var/lib/furrow", 0, 0 },
 	{ "containers.socket", K_PATH, OFF(containers.socket), 0,
 	  "/run/podman/podman.sock", 0, 0 },
+	{ "containers.registry_auth_file", K_PATH,
+	  OFF(containers.registry_auth_file), F_EXISTS, NULL, 0, 0 },
 	{ "report.url", K_URL_HTTP, OFF(report.url), 0, NULL, 0, 0 },
 	{ "report.ca_file", K_PATH, OFF(report.ca_file), F_EXISTS, NULL, 0, 0 },
 	{ "report.token_file", K_PATH, OFF(report.token_file), F_EXISTS, NULL, 0, 0 },

@@ -52,6 +52,7 @@ struct config {
 
 	struct {
 		char *socket;
+		char *registry_auth_file; /* Docker AuthConfig JSON for pulls */
 	} containers;
 
 	struct {

@@ -83,6 +83,9 @@
 #include "bug.h"
 #include "config.h"
 #include "driver.h"
+#include "value.h"
+#include "sshwire.h"
+#include "json.h"
 #include "engine_api.h"
 #include "error.h"
 #include "limits.h"
@@ -284,24 +287,68 @@ static void sleep_seconds(double s)
 }
 
 /* The image is in the engine's store, pulled if it was not. */
+/*
+ * The X-Registry-Auth value: containers.registry_auth_file holds the
+ * engine's AuthConfig as JSON ({"username", "password",
+ * "serveraddress"} or {"identitytoken", "serveraddress"}); it goes out
+ * base64url-encoded.  Read at every pull, so a rotated credential is
+ * picked up; checked to be one JSON object; never logged.
+ */
+static int registry_auth(const struct driver_ctx *c, struct strbuf *out)
+{
+	const char *path = c->cfg->containers.registry_auth_file;
+	struct strbuf text = STRBUF_INIT;
+	struct value *v = NULL;
+	int ret;
+
+	if (!path)
+		return 0;
+	if ((ret = strbuf_read_file(&text, path, LIMIT_ENGINE_AUTH_BYTES)))
+		goto out;
+	if ((ret = json_parse(&v, path, text.buf, text.len,
+			      LIMIT_ENGINE_AUTH_BYTES)))
+		goto out;
+	if (v->type != VALUE_TABLE) {
+		ret = error_set(FURROW_EINVAL, "%s: a registry credential is "
+				"one JSON object", path);
+		goto out;
+	}
+	sshwire_base64_encode(out, text.buf, text.len, 1);
+	for (size_t i = 0; i < out->len; i++)
+		out->buf[i] = out->buf[i] == '+' ? '-' :
+			      out->buf[i] == '/' ? '_' : out->buf[i];
+out:
+	if (ret)
+		error_prefix(ret, "containers.registry_auth_file");
+	value_free(v);
+	strbuf_release(&text);
+	return ret;
+}
+
 static int ensure_image(const struct driver_ctx *c, const char *ref)
 {
+	struct strbuf auth = STRBUF_INIT;
 	struct backoff b;
 	int ret, tries;
 
 	ret = engine_image_present(sock(c), ref);
 	if (ret)
 		return ret < 0 ? ret : 0;
+	if ((ret = registry_auth(c, &auth)))
+		goto out;
 	backoff_init(&b, LIMIT_ENGINE_BACKOFF_BASE, LIMIT_ENGINE_BACKOFF_CAP);
 	for (tries = 1;; tries++) {
 		log_event(LOG_INFO, "container.pull", ref, "app", c->app, NULL);
 		ret = engine_image_pull(sock(c), ref,
 					LIMIT_ENGINE_PULL_SECONDS * 1000u,
-					LIMIT_ENGINE_PULL_IDLE_SECONDS * 1000u);
+					LIMIT_ENGINE_PULL_IDLE_SECONDS * 1000u,
+					auth.len ? auth.buf : NULL);
 		if (!ret) {
 			ret = engine_image_present(sock(c), ref);
-			if (ret == 1)
-				return 0;
+			if (ret == 1) {
+				ret = 0;
+				goto out;
+			}
 			if (ret == 0)
 				ret = error_set(FURROW_EIO, "pull of %s ended "
 						"without an error, but the engine "
@@ -313,7 +360,10 @@ static int ensure_image(const struct driver_ctx *c, const char *ref)
 			  "app", c->app, NULL);
 		sleep_seconds(backoff_next(&b));
 	}
-	return error_prefix(ret, "%d pulls failed, the last one", tries);
+	error_prefix(ret, "%d pulls failed, the last one", tries);
+out:
+	strbuf_release(&auth);
+	return ret;
 }
 
 /* The data directories the volumes mount. */

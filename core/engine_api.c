@@ -57,6 +57,7 @@ struct call {
 	unsigned idle_ms;
 	size_t max;
 	enum http_overflow overflow;
+	const char *header;          /* NULL, or one more header */
 };
 
 static void call_init(struct call *c, const char *socket, const char *method)
@@ -88,6 +89,7 @@ static int call_send(struct http_response *out, struct call *c)
 		.body = c->body, .body_len = c->body_len,
 		.timeout_ms = c->timeout_ms, .idle_ms = c->idle_ms,
 		.max_body = c->max, .overflow = c->overflow,
+		.header = c->header,
 	};
 	char msg[FURROW_ERROR_MAX];
 	const char *rest;
@@ -329,8 +331,10 @@ out:
 }
 
 int engine_image_pull(const char *socket, const char *ref,
-		      unsigned timeout_ms, unsigned idle_ms)
+		      unsigned timeout_ms, unsigned idle_ms,
+		      const char *registry_auth)
 {
+	struct strbuf auth = STRBUF_INIT;
 	struct http_response r;
 	struct value *v = NULL;
 	struct call c;
@@ -345,6 +349,10 @@ int engine_image_pull(const char *socket, const char *ref,
 	c.idle_ms = idle_ms;
 	c.max = LIMIT_ENGINE_PULL_TAIL_BYTES;
 	c.overflow = HTTP_OVERFLOW_TAIL;
+	if (registry_auth) {
+		strbuf_addf(&auth, "X-Registry-Auth: %s", registry_auth);
+		c.header = auth.buf;
+	}
 	if ((ret = call_send(&r, &c))) {
 		error_prefix(ret, "pull of %s", ref);
 		goto out;
@@ -382,6 +390,7 @@ release:
 	http_response_release(&r);
 out:
 	call_release(&c);
+	strbuf_release(&auth);
 	return ret;
 }
 

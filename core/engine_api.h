@@ -81,7 +81,8 @@ int engine_image_present(const char *socket, const char *ref);
  * business.
  */
 int engine_image_pull(const char *socket, const char *ref,
-		      unsigned timeout_ms, unsigned idle_ms);
+		      unsigned timeout_ms, unsigned idle_ms,
+		      const char *registry_auth);
 
 /* A bind mount of a host directory. */
 struct engine_mount {

@@ -499,6 +499,14 @@ int http_unix(struct http_response *out, const struct http_unix_request *u)
 	}
 	if (u->body)
 		hl = http_slist(hl, "Content-Type: application/json");
+	if (u->header) {
+		if (strpbrk(u->header, "\r\n")) {
+			ret = error_set(FURROW_EINVAL, "%s: a header with a line "
+					"break", name.buf);
+			goto out;
+		}
+		hl = http_slist(hl, u->header);
+	}
 	hl = http_slist(hl, "Expect:");
 	r.headers = hl;
 	pthread_once(&http_once, http_global_init);

@@ -121,6 +121,8 @@ struct http_unix_request {
 	                              long ends it; 0: no such limit */
 	size_t max_body;           /* response body bytes kept */
 	enum http_overflow overflow;
+	const char *header;        /* NULL, or one more "Name: value" (no
+	                              line break: refused) */
 };
 
 /*

@@ -185,6 +185,7 @@
 /* --- end report delivery --- */
 
 /* --- Update locks (core/updlock.c): apps/<app>/data/.furrow-lock --- */
+#define LIMIT_ENGINE_AUTH_BYTES   16384u /* containers.registry_auth_file */
 #define LIMIT_UPDLOCK_BYTES        4096u  /* the whole lock file */
 #define LIMIT_UPDLOCK_REASON_BYTES 200u   /* reason kept from its first line */
 /* --- end update locks --- */

@@ -45,6 +45,9 @@ SOCK=$PM/podman.sock
 P_REG=$(free_port)
 P_WEB=$(free_port)
 REG=127.0.0.1:$P_REG
+# A second registry that wants a login (htpasswd), for registry_auth_file.
+P_REG2=$(free_port)
+REG2=127.0.0.1:$P_REG2
 export K W S PM SOCK P_REG P_WEB REG
 
 # Podman: this machine's working settings (runc, cgroupfs, ulimits under
@@ -72,6 +75,9 @@ cat >"$PM/registries.conf" <<EOF
 unqualified-search-registries = []
 [[registry]]
 location = "$REG"
+insecure = true
+[[registry]]
+location = "$REG2"
 insecure = true
 EOF
 export CONTAINERS_CONF=$PM/containers.conf
@@ -445,6 +451,50 @@ test_expect_success 'engine down: apply fails clearly, the app keeps running, no
 	test "$(readlink "$S/apps/web/current")" = a
 	running web-a
 	nope running web-b
+'
+
+test_expect_success 'a registry that wants a login: refused without containers.registry_auth_file, pulled with it' '
+	command -v htpasswd >/dev/null || { echo "# no htpasswd (apache2-utils): skipped"; exit 0; }
+	mkdir -p reg2
+	htpasswd -Bbn edge s3cret >reg2/htpasswd
+	cat >reg2/config.yml <<-EOF
+	version: 0.1
+	log: {level: warn}
+	storage:
+	  filesystem: {rootdirectory: $TEST_DIR/reg2/data}
+	auth:
+	  htpasswd: {realm: furrow-test, path: $TEST_DIR/reg2/htpasswd}
+	http:
+	  addr: $REG2
+	EOF
+	docker-registry serve reg2/config.yml >>reg2/log 2>&1 </dev/null &
+	echo $! >reg2/pid
+	test_on_exit "kill \$(cat $TEST_DIR/reg2/pid) 2>/dev/null"
+	for i in $(seq 50); do
+		[ "$(curl -s -o /dev/null -w "%{http_code}" "http://$REG2/v2/")" = 401 ] && break
+		sleep 0.1
+	done
+	: an image of its own, so that nothing of it is in the engine yet
+	mkimg p1 "$TEST_DIR/img-p1"
+	skopeo copy -q --dest-tls-verify=false --dest-creds edge:s3cret \
+		"oci:$TEST_DIR/img-p1/oci:p1" "docker://$REG2/edge/private:p1"
+	nope podman image exists "$REG2/edge/private@$(cat img-p1/digest)"
+	priv="app \"priv\" { kind = \"container\", image = \"$REG2/edge/private@$(cat img-p1/digest)\", network = \"none\", exec = { \"sleep\", \"600\" } }"
+	publish web v2 && echo "$priv" >>"$W/furrow.lua" && commit_tree
+	xapply 1
+	test_grep "priv (container)  create: failed  3 pulls failed" out
+	nope exists priv-a
+	printf "{\"username\":\"edge\",\"password\":\"s3cret\",\"serveraddress\":\"%s\"}\n" "$REG2" >auth.json
+	chmod 600 auth.json
+	sed -i "s|containers = { socket = \"$SOCK\" },|containers = { socket = \"$SOCK\", registry_auth_file = \"$TEST_DIR/auth.json\" },|" a/agent.lua
+	grep -q registry_auth_file a/agent.lua
+	xapply 0
+	test_grep "priv (container)  create: applied" out
+	running priv-a
+	! grep -q s3cret out
+	publish web v2
+	xapply 0
+	nope exists priv-a
 '
 
 test_expect_success 'removal: both containers go; foreign ones stay, even one named like a slot' '

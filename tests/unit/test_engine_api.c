@@ -544,7 +544,7 @@ static void test_images(void)
 	answer("200 OK", "{\"status\":\"Pulling fs layer\",\"progressDetail\":{},\"id\":\"45e\"}\n"
 	       "{\"status\":\"Download complete\",\"progressDetail\":{},\"id\":\"818\"}\n");
 	fake_start();
-	ret = engine_image_pull(fake.path, "r/x@sha256:" ID_A, 5000, 1000);
+	ret = engine_image_pull(fake.path, "r/x@sha256:" ID_A, 5000, 1000, NULL);
 	fake_stop();
 	is_int(ret, 0, "pull: succeeded");
 	is_str(fake.request[0].buf, "POST /v1.41/images/create?fromImage=r%2Fx%40sha256%3A" ID_A,
@@ -553,7 +553,7 @@ static void test_images(void)
 	answer("200 OK", "{\"status\":\"Trying\"}\n{\"progressDetail\":{},\"errorDetail\":"
 	       "{\"message\":\"manifest unknown\"},\"error\":\"reading manifest: manifest unknown\"}\n");
 	fake_start();
-	ret = engine_image_pull(fake.path, "r/x@sha256:" ID_A, 5000, 1000);
+	ret = engine_image_pull(fake.path, "r/x@sha256:" ID_A, 5000, 1000, NULL);
 	fake_stop();
 	is_int(ret, FURROW_EIO, "pull: an error in the stream");
 	ok(has(error_message(), "pull of r/x@sha256:" ID_A " failed: reading manifest: "
@@ -567,7 +567,7 @@ static void test_images(void)
 	a->body_buf = strbuf_detach(&s, &a->body_len);
 	a->close_delimited = 1;
 	fake_start();
-	ret = engine_image_pull(fake.path, "r/x:1", 5000, 1000);
+	ret = engine_image_pull(fake.path, "r/x:1", 5000, 1000, NULL);
 	fake_stop();
 	ok(ret == FURROW_EIO && has(error_message(), "failed: disk full"),
 	   "pull: a %u-byte stream, error at the end: %s",
@@ -578,7 +578,7 @@ static void test_images(void)
 	a->close_delimited = 1;
 	a->stall_ms = 2000;
 	fake_start();
-	ret = engine_image_pull(fake.path, "r/x:1", 10000, 300);
+	ret = engine_image_pull(fake.path, "r/x:1", 10000, 300, NULL);
 	fake_stop();
 	is_int(ret, FURROW_ETIMEOUT, "pull: a stalled pull times out");
 	ok(has(error_message(), "pull of r/x:1: container engine at ") &&
@@ -587,7 +587,7 @@ static void test_images(void)
 
 	a = answer("200 OK", "{\"status\":\"x\"}\nnot json");
 	fake_start();
-	ret = engine_image_pull(fake.path, "r/x:1", 5000, 1000);
+	ret = engine_image_pull(fake.path, "r/x:1", 5000, 1000, NULL);
 	fake_stop();
 	is_int(ret, FURROW_ESYNTAX, "pull: a last line that is not JSON");
 }
