@@ -139,6 +139,8 @@ bench: $(BUILD)/furrow
 	BUILD=$(BUILD) bench/sync.sh
 	BUILD=$(BUILD) bench/plan.sh
 	BUILD=$(BUILD) bench/apply.sh
+	BUILD=$(BUILD) bench/container.sh
+	[ -z "$$SOAK_SECONDS" ] || BUILD=$(BUILD) bench/soak.sh
 
 sbom: $(BUILD)/sbom.cdx.json
 
