@@ -347,6 +347,37 @@ test_expect_success 'update to v2: web-b runs v2, web-a is stopped but kept, wit
 	podman image exists "$(img_ref v2)"
 '
 
+# one_running: exactly one of web-a and web-b runs, and it is the slot
+# `current` names.
+one_running() {
+	local cur n=0
+	cur=$(readlink "$TEST_DIR/a/state/apps/web/current")
+	for s in a b; do
+		if running web-$s; then
+			n=$((n + 1))
+			[ "$s" = "$cur" ] || { echo "web-$s runs, current is $cur" >&2; return 1; }
+		fi
+	done
+	[ $n = 1 ] || { echo "$n slots run" >&2; return 1; }
+}
+test_expect_success 'crash at every step of a container update: after the next pass one slot runs, the right version' '
+	want=v2
+	for p in stage stage-done start start-done health health-done switch switch-done confirm confirm-done stop-old stop-old-done prune prune-done; do
+		if [ $want = v2 ]; then want=v1; else want=v2; fi
+		publish web $want
+		rc=0
+		FURROW_CRASH_AT=$p timeout -k 5 120 "$FURROW" -c a/agent.lua apply >crash.out 2>&1 || rc=$?
+		[ $rc = 86 ] || { cat crash.out; echo "crash at $p: exit $rc" >&2; false; }
+		xapply 0
+		one_running || { echo "after a crash at $p" >&2; false; }
+		answers $want || { echo "after a crash at $p" >&2; false; }
+	done
+	xapply 0
+	test_grep "\"recovered\":0\|Pass: 0 applied" out
+	if [ $want != v2 ]; then publish web v2 && xapply 0; fi
+	answers v2
+'
+
 test_expect_success 'broken v3, registry down: health fails, the old container is restarted, exit 5' '
 	idb=$(ins web-b "{{.Id}}")
 	registry_stop
