@@ -21,7 +21,7 @@ const struct command commands[] = {
 	{ "plan", cmd_plan, "show what an apply would change and what the policies say" },
 	{ "rollback", cmd_rollback, "switch an app back to its other slot" },
 	{ "run", cmd_run, "the daemon: a pass every interval, control socket, signals" },
-	{ "status", cmd_status, "show the accepted commit, its signer and freshness" },
+	{ "status", cmd_status, "the accepted commit, its freshness, each app's slot and health" },
 	{ "sync", cmd_sync, "fetch and verify the desired state once" },
 	{ "verify", cmd_verify, "check the signatures of a fetched commit (auditor's view)" },
 	{ "version", cmd_version, "print versions of furrow and its libraries" },
