@@ -180,6 +180,27 @@ static void put_outbox(struct value *doc, struct store *st)
 	value_sort(o);
 }
 
+/* "apps_summary": { total, healthy, held }. */
+static void put_summary(struct value *doc, const struct value *apps)
+{
+	struct value *s = value_put(doc, "apps_summary");
+	long long healthy = 0, held = 0;
+
+	for (size_t i = 0; i < apps->u.table.count; i++) {
+		const struct value *a = &apps->u.table.entries[i].val;
+		const struct value *h = value_get(a, "health");
+
+		healthy += h && h->type == VALUE_STRING &&
+			   !strcmp(h->u.string.ptr, "healthy");
+		held += value_get(a, "held") != NULL;
+	}
+	s->type = VALUE_TABLE;
+	value_put_int(s, "total", (long long)apps->u.table.count);
+	value_put_int(s, "healthy", healthy);
+	value_put_int(s, "held", held);
+	value_sort(s);
+}
+
 int report_enqueue(const struct config *cfg, struct store *st,
 		   enum outbox_kind kind)
 {
@@ -209,6 +230,12 @@ int report_enqueue(const struct config *cfg, struct store *st,
 				value_get(status, "last_pass"));
 	else
 		value_put(doc, "last_pass");
+	put_summary(doc, value_get(status, "apps"));
+	/* A heartbeat says the host is alive and where it stands; the
+	 * per-app detail goes out with reports, after every change.  Kept
+	 * small on purpose: one a second must not churn the store. */
+	if (kind == OUTBOX_HEARTBEAT)
+		goto send;
 	/* An empty table would print as {}: empty lists are left out. */
 	if (value_get(status, "apps")->u.table.count)
 		value_copy_into(value_put(doc, "apps"),
@@ -219,6 +246,7 @@ int report_enqueue(const struct config *cfg, struct store *st,
 	if (recent->u.table.count)
 		value_copy_into(value_put(doc, "recent"), recent);
 	value_free(recent);
+send:
 	put_outbox(doc, st);
 	ret = enqueue(cfg, st, kind, doc);
 out:
