@@ -23,6 +23,9 @@
 #     the age of the newest document it holds, the services running (pid
 #     and start time from apps/APP/run/SLOT.pid), the size of data.mdb and
 #     the load average;
+#   - at SOAK_SECONDS, the footprint: PSS (smaps_rollup) of the daemon, of
+#     the furrow processes under it (each service's log relay) and of the
+#     services;
 #   - after SOAK_SECONDS: the receiver stays up until the sender has
 #     caught up (the newest document received is at most 3 s old; at most
 #     330 s, beyond the 300 s backoff cap), then SIGTERM to the daemon (its
@@ -51,7 +54,7 @@
 # prints it; the samples go to $CSV (default $BUILD/bench/soak.csv), the
 # daemon's log to $BUILD/bench/soak-daemon.log.  Environment: BUILD (build),
 # FURROW ($BUILD/furrow), SOAK_SECONDS (3600), APPS (50), PARALLEL (16),
-# FLAP (60), SAMPLE (10), WARMUP (300), OUT, CSV.  Called by `make bench`
+# FLAP (60), SAMPLE (10), WARMUP (300), OUT, CSV, DLOG.  Called by `make bench`
 # only when SOAK_SECONDS is set.  Needs: git, ssh-keygen, python3,
 # /usr/bin/python3.  Every process it started (the daemon, the receiver,
 # the sampler, the services furrow started) is stopped at exit, also on
@@ -69,7 +72,7 @@ SAMPLE=${SAMPLE:-10}
 WARMUP=${WARMUP:-300}
 OUT=${OUT:-$SRC/$BUILD/bench/soak.txt}
 CSV=${CSV:-$SRC/$BUILD/bench/soak.csv}
-DLOG=$SRC/$BUILD/bench/soak-daemon.log
+DLOG=${DLOG:-$SRC/$BUILD/bench/soak-daemon.log}
 mkdir -p "$(dirname "$OUT")" "$(dirname "$CSV")" "$(dirname "$DLOG")"
 PY=/usr/bin/python3
 [ -x "$PY" ] || { echo "bench/soak.sh: needs $PY" >&2; exit 1; }
@@ -336,6 +339,34 @@ def services():
             except (OSError, ValueError, IndexError):
                 pass
     return n
+def rollup(pid):
+    r = {}
+    for line in open(f"/proc/{pid}/smaps_rollup"):
+        f = line.split()
+        if len(f) == 3 and f[2] == "kB":
+            r[f[0].rstrip(":")] = int(f[1])
+    return r
+def footprint():
+    # PSS of the daemon, of the furrow processes under it (a log relay
+    # per service) and of the services themselves.
+    exe = os.readlink(f"/proc/{daemon}/exe")
+    fp = {"daemon_pss_kib": rollup(daemon)["Pss"], "relays": 0, "relays_pss_kib": 0,
+          "services_pss_kib": 0}
+    todo = [daemon]
+    while todo:
+        p = todo.pop()
+        for c in open(f"/proc/{p}/task/{p}/children").read().split():
+            try:
+                pss = rollup(c)["Pss"]
+                if os.readlink(f"/proc/{c}/exe") == exe:
+                    fp["relays"] += 1
+                    fp["relays_pss_kib"] += pss
+                else:
+                    fp["services_pss_kib"] += pss
+            except (OSError, KeyError):
+                continue
+            todo.append(int(c))
+    return fp
 def phase_of(t):
     k = int(t // flap)
     return "up" if k % 2 == 0 else ("stopped" if k % 4 == 1 else "500")
@@ -351,7 +382,8 @@ cols = ["t_s", "phase", "vmrss_kib", "vmhwm_kib", "rss_anon_kib", "rss_file_kib"
         "data_mdb_kib", "load1"]
 result = {"died": None, "flaps": 0}
 t0 = time.monotonic()
-w = csv.writer(open(out, "w", newline=""))
+csvfile = open(out, "w", newline="")
+w = csv.writer(csvfile)
 w.writerow(cols)
 phase, next_sample, drain_from, caught_up = None, 0.0, None, None
 try:
@@ -371,6 +403,10 @@ try:
             phase = want
             if want == "drain":
                 drain_from = t
+                try:
+                    result["footprint"] = footprint()
+                except (OSError, KeyError):
+                    pass
         if t >= next_sample:
             try:
                 s = status()
@@ -389,7 +425,7 @@ try:
                         m["furrow_outbox_bytes"], m["dropped"], len(seqs), posts,
                         round(time.time() - newest, 1) if newest else "", services(), mdb,
                         open("/proc/loadavg").read().split()[0]])
-            sys.stdout.flush()
+            csvfile.flush()
             next_sample += sample
             while next_sample <= t:
                 next_sample += sample
@@ -611,6 +647,13 @@ if end:
     if ages:
         print(f"- Delivery lag (age of the newest document the receiver held, at each sample): "
               f"median {st.median(ages):.0f} s, max {max(ages):.0f} s.")
+fp = smp.get("footprint")
+if fp:
+    print(f"- Footprint at the end of the soak (PSS, smaps_rollup): the daemon "
+          f"{mib(fp['daemon_pss_kib'])} MiB; {fp['relays']} furrow processes under it (the "
+          f"services' log relays) {mib(fp['relays_pss_kib'])} MiB together "
+          f"({fp['relays_pss_kib'] / max(fp['relays'], 1):.0f} KiB each); the services "
+          f"themselves {mib(fp['services_pss_kib'])} MiB.")
 print(f"- Receiver: {smp['flaps']} flaps; {len(recs)} documents stored ({dups} duplicates), "
       f"{len(uniq)} distinct seqs of 1–{M} "
       f"({', '.join(f'{v} {k}' for k, v in sorted(kinds.items()))}); missing {missing}, "
