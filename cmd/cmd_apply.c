@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monoclock.h"
 #include "apply.h"
 #include "cmd.h"
 #include "config.h"
@@ -14,14 +15,6 @@
 #include "store.h"
 #include "telemetry.h"
 #include "banned.h"
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 static int apply_help(void)
 {
@@ -134,13 +127,13 @@ static void flush_reports(const struct config *cfg, struct store *st)
 	if (!cfg->report.url)
 		return;
 	s = sender_new(cfg);
-	t0 = now = mono();
+	t0 = now = monoclock_now();
 	while (now - t0 < cfg->report.timeout) {
 		r = sender_step(s, st, now, &next);
 		if (r == SENDER_IDLE || r == SENDER_WAITING || r == SENDER_RETRY ||
 		    r < 0)
 			break;
-		now = mono();
+		now = monoclock_now();
 	}
 	error_clear();
 	sender_free(s);

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monoclock.h"
 #include "agent.h"
 #include "apply.h"
 #include "bug.h"
@@ -57,14 +58,6 @@ static void install(int sig, void (*fn)(int))
 static void kick_sender(void *arg)
 {
 	sender_kick(arg);
-}
-
-static double mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
@@ -246,11 +239,11 @@ int agent_run(const struct config *cfg, const struct agent_options *o)
 	p.cfg = cfg;
 	p.st = st;
 	p.tm = &tm;
-	next_pass = mono();
+	next_pass = monoclock_now();
 	log_event(LOG_INFO, "agent.started", "furrow run", "state_dir",
 		  cfg->state_dir, NULL);
 	while (!stop_flag) {
-		double now = mono();
+		double now = monoclock_now();
 		int busy = pass_busy(&p);
 
 		if (!busy && !first && o->once)

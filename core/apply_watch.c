@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monoclock.h"
 #include "appname.h"
 #include "apply_int.h"
 #include "backoff.h"
@@ -44,14 +45,6 @@ struct apply_watch {
 	struct watched *w;
 	size_t n, alloc;
 };
-
-static double mono(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 struct apply_watch *apply_watch_new(void)
 {
@@ -134,7 +127,7 @@ static void restart(struct engine *e, struct watched *w, int slot)
 			eng_runtime_put(e, w->app, &rt);
 		}
 	}
-	w->started = mono();
+	w->started = monoclock_now();
 	slots_free(s);
 	appspec_free(spec);
 }
@@ -174,7 +167,7 @@ int apply_watch_tick(struct apply_watch *aw, const struct config *cfg,
 		     struct store *st)
 {
 	struct engine e;
-	struct tick t = { aw, &e, mono() };
+	struct tick t = { aw, &e, monoclock_now() };
 	int ret;
 
 	eng_init(&e, cfg, st, NULL);

@@ -54,6 +54,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monoclock.h"
 #include "bug.h"
 #include "driver.h"
 #include "error.h"
@@ -67,14 +68,6 @@
 #define DROPIN_NAME "furrow.conf"
 
 /* ---- running systemctl ---- */
-
-static double mono_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* Read what fd has now into out, keeping at most cap bytes in all.
  * Returns 1 at end of file or on an error, else 0. */
@@ -139,7 +132,7 @@ static int systemctl(struct strbuf *out, const char *const *args)
 		ret = error_errno(FURROW_EIO, "systemctl %s: /dev/null", args[0]);
 		goto out;
 	}
-	deadline = mono_now() + LIMIT_SYSTEMCTL_MS / 1000.0;
+	deadline = monoclock_now() + LIMIT_SYSTEMCTL_MS / 1000.0;
 	pid = fork();
 	if (pid < 0) {
 		ret = error_errno(FURROW_EIO, "systemctl %s: fork", args[0]);
@@ -179,7 +172,7 @@ static int systemctl(struct strbuf *out, const char *const *args)
 			exited = 1;
 			break;
 		}
-		left = deadline - mono_now();
+		left = deadline - monoclock_now();
 		if (left <= 0)
 			break;
 		if (left > 0.05 || eof)

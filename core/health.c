@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "monoclock.h"
 #include "bug.h"
 #include "error.h"
 #include "health.h"
@@ -28,17 +29,9 @@
 #define HEALTH_STOP_SLICE 0.25
 #define HEALTH_EXEC_POLL_MS 20
 
-static double real_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static double env_now(const struct health_env *env)
 {
-	return env && env->now ? env->now(env->clock_arg) : real_now();
+	return env && env->now ? env->now(env->clock_arg) : monoclock_now();
 }
 
 static void env_sleep(const struct health_env *env, double s)
@@ -174,7 +167,7 @@ static int connect_one(const struct addrinfo *ai, double deadline)
 	}
 	for (;;) {
 		struct pollfd p = { .fd = fd, .events = POLLOUT };
-		double left = deadline - real_now();
+		double left = deadline - monoclock_now();
 		int n;
 
 		if (left <= 0) {
@@ -205,7 +198,7 @@ static int probe_tcp(struct health_result *out, const struct appspec_health *h)
 				  .ai_flags = AI_NUMERICSERV };
 	struct addrinfo *res = NULL, *ai;
 	char host[LIMIT_APP_STRING_BYTES], port[16], buf[128];
-	double deadline = real_now() + h->timeout;
+	double deadline = monoclock_now() + h->timeout;
 	int rc, err = 0;
 
 	if (split_hostport(h->tcp, host, sizeof(host), port, sizeof(port)) < 0) {
@@ -314,7 +307,7 @@ static int probe_exec(struct health_result *out, const struct appspec_health *h,
 		ret = error_errno(FURROW_EIO, "health check %s: /dev/null", name);
 		goto out;
 	}
-	deadline = real_now() + h->timeout;
+	deadline = monoclock_now() + h->timeout;
 	pid = fork();
 	if (pid < 0) {
 		ret = error_errno(FURROW_EIO, "health check %s: fork", name);
@@ -370,7 +363,7 @@ static int probe_exec(struct health_result *out, const struct appspec_health *h,
 			exited = 1;
 			break;
 		}
-		left = deadline - real_now();
+		left = deadline - monoclock_now();
 		if (left <= 0)
 			break;
 		if (left * 1000.0 > HEALTH_EXEC_POLL_MS || eof)

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "monoclock.h"
 #include "backoff.h"
 #include "bug.h"
 #include "config.h"
@@ -51,14 +52,6 @@ struct sender {
 	volatile sig_atomic_t *stop;
 	int quit;                   /* __atomic: sender_join() asked */
 };
-
-static double mono_now(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 struct sender *sender_new(const struct config *cfg)
 {
@@ -328,11 +321,11 @@ int sender_step(struct sender *s, struct store *st, double now, double *next)
 	o.max_body = LIMIT_REPORT_RESPONSE_BYTES;
 	o.cancel = sender_cancel;
 	o.cancel_arg = s;
-	t0 = mono_now();
+	t0 = monoclock_now();
 	ret = http_post(&resp, s->url, s->body.buf, s->body.len, &o);
 	/* Waits count from the end of the attempt, which may have taken
 	 * the whole timeout. */
-	now += mono_now() - t0;
+	now += monoclock_now() - t0;
 	if (ret < 0) {
 		if (sender_stopping(s)) {
 			/* Cancelled on the way out: the next furrow sends it. */
@@ -402,7 +395,7 @@ static void *sender_main(void *arg)
 	struct timespec ts;
 
 	while (!sender_stopping(s)) {
-		double now = mono_now(), next = now, t, until;
+		double now = monoclock_now(), next = now, t, until;
 		int r = sender_step(s, s->st, now, &next);
 
 		if (r == SENDER_DELIVERED || r == SENDER_REJECTED)
@@ -411,7 +404,7 @@ static void *sender_main(void *arg)
 		/* Wake at next, at a kick, or each second to look at *stop
 		 * (a signal handler sets it and cannot signal the condvar). */
 		while (!s->kicked && !sender_stopping(s) &&
-		       (t = mono_now()) < next) {
+		       (t = monoclock_now()) < next) {
 			until = next < t + 1.0 ? next : t + 1.0;
 			ts.tv_sec = (time_t)until;
 			ts.tv_nsec = (long)((until - (double)ts.tv_sec) * 1e9);

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "monoclock.h"
 #include "apply.h"
 #include "config.h"
 #include "error.h"
@@ -13,14 +14,6 @@
 #include "report.h"
 #include "telemetry.h"
 #include "banned.h"
-
-static double mono(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 void telemetry_init(struct telemetry *t, const struct config *cfg,
 		    struct store *st)
@@ -56,7 +49,7 @@ static void queue_report(struct telemetry *t, enum outbox_kind kind)
 		error_clear();
 		return;
 	}
-	t->last_report = mono();
+	t->last_report = monoclock_now();
 	kick(t);
 }
 
@@ -102,6 +95,6 @@ report:
 void telemetry_tick(struct telemetry *t)
 {
 	if (t->cfg->report.url && t->last_report &&
-	    mono() - t->last_report >= t->cfg->report.interval)
+	    monoclock_now() - t->last_report >= t->cfg->report.interval)
 		queue_report(t, OUTBOX_HEARTBEAT);
 }
