@@ -47,7 +47,7 @@ COMMON_CFLAGS := -std=gnu11 -D_GNU_SOURCE -iquote core -iquote cmd $(WARNINGS) \
 
 # Order matters for static archives: users before what they use.
 DEP_LIBS := -lgit2 -lhttp_parser -lcurl -lmbedtls -lmbedx509 -lmbedcrypto \
-            -llua -llmdb -lcjson -lsodium -lz -lm -lpthread
+            -llua -llmdb -lcjson -lsodium -lzstd -lz -lm -lpthread
 
 # --- release: static musl --------------------------------------------------
 REL_CC     := musl-gcc

@@ -45,6 +45,7 @@ int cmd_apply(struct cmd_context *ctx, int argc, char **argv);
 int cmd_run(struct cmd_context *ctx, int argc, char **argv);
 int cmd_history(struct cmd_context *ctx, int argc, char **argv);
 int cmd_rollback(struct cmd_context *ctx, int argc, char **argv);
+int cmd_backup(struct cmd_context *ctx, int argc, char **argv);
 
 /* The clock: FURROW_NOW=<epoch seconds> if set (tests, reproducing a
  * plan), else time().  Records an error for a malformed value. */

@@ -66,7 +66,7 @@ static int each(const struct history_entry *e, void *arg)
 
 int cmd_history(struct cmd_context *ctx, int argc, char **argv)
 {
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct config *cfg = NULL;
 	struct store *st = NULL;
 	const char *app = NULL;

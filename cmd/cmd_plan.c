@@ -138,7 +138,7 @@ static void print_human(struct strbuf *sb, const struct plan *p, int all,
 
 int cmd_plan(struct cmd_context *ctx, int argc, char **argv)
 {
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct strbuf sb = STRBUF_INIT;
 	struct plan_inputs in;
 	struct config *cfg = NULL;

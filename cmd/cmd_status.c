@@ -102,7 +102,7 @@ static void print_apps(struct strbuf *sb, const struct value *ap,
 
 int cmd_status(struct cmd_context *ctx, int argc, char **argv)
 {
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct strbuf sb = STRBUF_INIT;
 	struct config *cfg = NULL;
 	struct store *st = NULL;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "compress.h"
 #include "gitsync.h"
 #include "http.h"
 #include "json.h"
@@ -44,6 +45,7 @@ static const struct lib_version libs[] = {
 	{ "lua", lua_v },
 	{ "lmdb", store_lmdb_version },
 	{ "zlib", http_zlib_version },
+	{ "zstd", compress_zstd_version },
 	{ "cjson", json_cjson_version },
 };
 

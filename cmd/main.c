@@ -20,6 +20,7 @@ const struct command commands[] = {
 	{ "history", cmd_history, "deployments, rollbacks and drift repairs" },
 	{ "plan", cmd_plan, "show what an apply would change and what the policies say" },
 	{ "rollback", cmd_rollback, "switch an app back to its other slot" },
+	{ "backup", cmd_backup, "snapshots of app data: now, list, verify, restore, drill, prune" },
 	{ "run", cmd_run, "the daemon: a pass every interval, control socket, signals" },
 	{ "status", cmd_status, "the accepted commit, its freshness, each app's slot and health" },
 	{ "sync", cmd_sync, "fetch and verify the desired state once" },

@@ -17,6 +17,7 @@
 #include "monoclock.h"
 #include "agent.h"
 #include "apply.h"
+#include "backup.h"
 #include "bug.h"
 #include "config.h"
 #include "control.h"
@@ -106,6 +107,7 @@ struct pass_thread {
 	int joined;
 	struct apply_result r;
 	int ret;
+	struct backup_sched *bsched;
 };
 
 static void *pass_main(void *arg)
@@ -121,6 +123,11 @@ static void *pass_main(void *arg)
 	o.event_arg = p->tm;
 	apply_result_release(&p->r);
 	p->ret = apply_pass(&p->r, p->cfg, p->st, &o);
+	/* Scheduled backups and drills: after the pass, on this thread, so
+	 * they never overlap an update of the same app. */
+	if (!stop_flag && apply_backup_due(p->cfg, p->st, p->bsched,
+					   telemetry_event, p->tm) < 0)
+		error_clear();
 	telemetry_after_pass(p->tm, &p->r, p->ret, p->r.seconds);
 	if (p->ret) {
 		log_event(LOG_ERROR, "agent.pass_failed", error_message(), NULL);
@@ -166,9 +173,10 @@ static int pass_busy(struct pass_thread *p)
 	return 0;
 }
 
-/* A pending rollback request: served between passes. */
+/* A pending rollback, backup or drill request: served between passes. */
 struct pending {
 	int conn;
+	char verb[32];
 	char app[256];
 };
 
@@ -192,14 +200,54 @@ static void serve_control(int lfd, int *want_pass, struct pending *rb,
 		} else if (!strcmp(req.verb, "sync-now")) {
 			*want_pass = 1;
 			control_reply(conn, 1, "a pass is starting");
-		} else if (!strcmp(req.verb, "rollback") && *nrb < max_rb) {
+		} else if ((!strcmp(req.verb, "rollback") ||
+			    !strcmp(req.verb, "backup") ||
+			    !strcmp(req.verb, "drill")) && *nrb < max_rb) {
 			rb[*nrb].conn = conn;
+			snprintf(rb[*nrb].verb, sizeof(rb[*nrb].verb), "%s",
+				 req.verb);
 			snprintf(rb[*nrb].app, sizeof(rb[*nrb].app), "%s", req.arg);
 			(*nrb)++;
 		} else {
 			control_reply(conn, 0, "busy: too many requests queued");
 		}
 	}
+}
+
+static void serve_pending(const struct config *cfg, struct store *st,
+			  const struct pending *q)
+{
+	char msg[512];
+	int ret;
+
+	if (!strcmp(q->verb, "backup")) {
+		struct backup_info info;
+
+		ret = apply_backup(cfg, st, q->app, "manual", &info);
+		snprintf(msg, sizeof(msg), "snapshot %llu: %llu files, %llu "
+			 "bytes, %llu new bytes stored in %.2f s",
+			 (unsigned long long)info.id,
+			 (unsigned long long)info.files,
+			 (unsigned long long)info.bytes,
+			 (unsigned long long)info.new_bytes, info.seconds);
+	} else if (!strcmp(q->verb, "drill")) {
+		struct backup_drill_result dr;
+
+		ret = apply_drill(cfg, st, q->app, &dr);
+		if (!ret && !dr.ok)
+			ret = error_set(FURROW_EVERIFY, "drill failed: %s",
+					dr.why);
+		snprintf(msg, sizeof(msg), "drill of snapshot %llu passed: %llu "
+			 "files, %llu bytes restored and checked in %.2f s",
+			 (unsigned long long)dr.snapshot,
+			 (unsigned long long)dr.files,
+			 (unsigned long long)dr.bytes, dr.seconds);
+	} else {
+		ret = apply_rollback(cfg, st, q->app);
+		snprintf(msg, sizeof(msg), "rolled back");
+	}
+	control_reply(q->conn, !ret, ret ? error_message() : msg);
+	error_clear();
 }
 
 int agent_run(const struct config *cfg, const struct agent_options *o)
@@ -239,6 +287,7 @@ int agent_run(const struct config *cfg, const struct agent_options *o)
 	p.cfg = cfg;
 	p.st = st;
 	p.tm = &tm;
+	p.bsched = backup_sched_new();
 	next_pass = monoclock_now();
 	log_event(LOG_INFO, "agent.started", "furrow run", "state_dir",
 		  cfg->state_dir, NULL);
@@ -266,12 +315,8 @@ int agent_run(const struct config *cfg, const struct agent_options *o)
 				break;
 		}
 		if (!busy) {
-			for (size_t i = 0; i < nrb; i++) {
-				ret = apply_rollback(cfg, st, rb[i].app);
-				control_reply(rb[i].conn, !ret, ret ?
-					      error_message() : "rolled back");
-				error_clear();
-			}
+			for (size_t i = 0; i < nrb; i++)
+				serve_pending(cfg, st, &rb[i]);
 			nrb = 0;
 			if (now >= next_watch) {
 				if (apply_watch_tick(aw, cfg, st))
@@ -298,6 +343,7 @@ out:
 	for (size_t i = 0; i < nrb; i++)
 		control_reply(rb[i].conn, 0, "furrow is stopping");
 	apply_result_release(&p.r);
+	backup_sched_free(p.bsched);
 	sender_free(sender);   /* joins its thread first */
 	if (lfd >= 0)
 		control_close(lfd, cfg->state_dir);

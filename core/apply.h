@@ -36,6 +36,9 @@
 
 #include "plan.h"
 
+struct backup_drill_result;
+struct backup_info;
+struct backup_sched;
 struct config;
 struct store;
 
@@ -153,5 +156,48 @@ struct apply_watch *apply_watch_new(void);
 void apply_watch_free(struct apply_watch *aw);
 int apply_watch_tick(struct apply_watch *aw, const struct config *cfg,
 		     struct store *st);
+
+/*
+ * Backups of applied apps (core/apply_backup.c), as the active slot's
+ * spec declares them (backup = { ... }).
+ *
+ * apply_backup: run backup.pre (inside the container for a container
+ * app), stop the app if backup.stop, take a snapshot tagged tag
+ * ("manual", "scheduled"), start it again, apply retention (keep,
+ * keep_daily, keep_weekly) and copy to the offsite target if configured
+ * (a failed copy is logged and retried with the next snapshot).
+ * apply_drill: backup_drill() of the app's newest snapshot.
+ */
+int apply_backup(const struct config *cfg, struct store *st, const char *app,
+		 const char *tag, struct backup_info *out);
+int apply_drill(const struct config *cfg, struct store *st, const char *app,
+		struct backup_drill_result *out);
+
+/* The applied apps that declare a backup (their names, 63 bytes at most;
+ * *out freed with free()); st may be read-only. */
+int apply_backup_apps(const struct config *cfg, struct store *st,
+		      char (**out)[64], size_t *n);
+/* Retention for app by its spec's keep, keep_daily, keep_weekly. */
+struct backup_prune_result;
+int apply_backup_prune(const struct config *cfg, struct store *st,
+		       const char *app, struct backup_prune_result *out);
+
+/*
+ * The daemon's schedule: for each applied app with a backup, a snapshot
+ * when backup.every has passed since its newest one (at once when it has
+ * none or is overdue after downtime, plus a stable per-host spread of up
+ * to a tenth of the interval, at most an hour; a failure is retried
+ * after at most 15 minutes), a drill when backup.drill_every has passed,
+ * and events: "backup-failed", "backup-drill-failed", "backup-rpo-missed"
+ * and "backup-rto-missed" (when a target is first missed).  Returns 1 if
+ * a job ran, 0 if none was due, <0 on error.
+ */
+struct backup_sched *backup_sched_new(void);
+void backup_sched_free(struct backup_sched *s);
+int apply_backup_due(const struct config *cfg, struct store *st,
+		     struct backup_sched *s,
+		     void (*event)(void *arg, const char *name, const char *app,
+				   const char *commit, const char *message),
+		     void *event_arg);
 
 #endif

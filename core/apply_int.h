@@ -13,6 +13,7 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 
 #include "apply.h"
 #include "apply_state.h"
@@ -106,6 +107,29 @@ struct exec_target {
 void health_env_for(struct health_env *env, struct exec_target *t,
 		    const struct driver *d, const struct driver_ctx *c,
 		    int slot);
+
+/* The data side of an update (apply_backup.c).  op_snapshot_data: a
+ * snapshot of app's backup.paths tagged tag ("pre-update").
+ * op_restore_data: first a snapshot of the data as it is (tagged
+ * save_tag, so the failed attempt's state is kept; its id in *saved_id
+ * if not NULL), then the data put back in place to snapshot id. */
+struct backup_info;
+int op_snapshot_data(struct engine *e, const char *app,
+		     const struct appspec *spec, const char *tag,
+		     const char *commit, struct backup_info *out);
+int op_restore_data(struct engine *e, const char *app,
+		    const struct appspec *spec, uint64_t id,
+		    const char *save_tag, const char *commit,
+		    uint64_t *saved_id);
+
+/* Snapshot ids kept with an app in the runtime table under
+ * "<app>/<what>": "presnap" (the data to put back if the operation in
+ * flight is undone) and "datasnap/a", "datasnap/b" (the data that goes
+ * with that slot's version, for a rollback by hand).  id 0 deletes;
+ * get returns 0 when there is none. */
+int data_mark_put(struct engine *e, const char *app, const char *what,
+		  uint64_t id);
+uint64_t data_mark_get(struct engine *e, const char *app, const char *what);
 
 /* Locked wrappers over journal.h, apply_state.h and plan.h. */
 int eng_history(struct engine *e, const char *app, const char *event,

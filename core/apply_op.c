@@ -43,6 +43,7 @@
 #include "sync_tree.h"
 #include "updlock.h"
 #include "value.h"
+#include "backup.h"
 #include "banned.h"
 
 /* How long a service without a health check must keep running. */
@@ -61,6 +62,7 @@ struct op {
 	struct tree_files files;         /* update: what to stage */
 	int repair;                      /* update: a drift repair, which
 	                                    leaves a held update held */
+	uint64_t presnap;                /* data to put back on revert */
 	char why[1024];                  /* of a failed start or check */
 };
 
@@ -501,10 +503,56 @@ static void wait_restored(struct op *o)
  * back where it was and the journal record is finished, else an error
  * (the record stays for the next recovery).
  */
+/* The spec whose backup settings govern the app's data across this
+ * operation: the new one's if it asks for snapshots around updates,
+ * else the old one's. */
+static const struct appspec *data_spec(const struct op *o)
+{
+	if (o->to_spec && o->to_spec->backup.enabled &&
+	    o->to_spec->backup.snapshot_before_update)
+		return o->to_spec;
+	if (o->from_spec && o->from_spec->backup.enabled &&
+	    o->from_spec->backup.snapshot_before_update)
+		return o->from_spec;
+	return NULL;
+}
+
+/* Undo the data side: put back what was snapshotted before the new
+ * version started (the failed attempt's data is kept as a snapshot). */
+static void revert_data(struct op *o)
+{
+	const struct appspec *spec = data_spec(o);
+	char num[24];
+
+	if (!o->presnap)
+		o->presnap = data_mark_get(o->e, o->app, "presnap");
+	if (!o->presnap)
+		return;
+	if (!spec)
+		spec = o->from_spec && o->from_spec->backup.enabled ?
+		       o->from_spec : o->to_spec;
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)o->presnap);
+	if (!spec || op_restore_data(o->e, o->app, spec, o->presnap,
+				     o->kind == JOURNAL_OP_ROLLBACK ?
+				     "failed-rollback" : "failed-update",
+				     o->commit, NULL)) {
+		log_event(LOG_ERROR, "apply.data_restore_failed", spec ?
+			  error_message() : "no backup spec", "app", o->app,
+			  "snapshot", num, NULL);
+		eng_event(o->e, "data-restore-failed", o->app, o->commit,
+			  error_message());
+		error_clear();
+		return;
+	}
+	eng_event(o->e, "data-rolled-back", o->app, o->commit, num);
+}
+
 static int revert(struct op *o, const char *reason)
 {
 	int ret = drv_stop(o, o->to);
 
+	if (!ret)
+		revert_data(o);
 	if (!ret && o->from) {
 		int was_running = from_running(o);
 
@@ -523,10 +571,54 @@ static int revert(struct op *o, const char *reason)
 	}
 	if (!ret)
 		ret = j_finish(o, JOURNAL_REVERTED, reason);
+	if (!ret && o->presnap && data_mark_put(o->e, o->app, "presnap", 0))
+		error_clear();
 	if (ret)
 		log_event(LOG_ERROR, "apply.revert_failed", error_message(),
 			  "app", o->app, NULL);
 	return ret;
+}
+
+/* snapshot_before_update: the data as it is, before the new version can
+ * touch it (after the old one stopped, for stop-first). */
+static int pre_snapshot(struct op *o)
+{
+	const struct appspec *spec = data_spec(o);
+	struct backup_info info;
+	int ret;
+
+	if (!o->from || !spec)
+		return 0;
+	if ((ret = op_snapshot_data(o->e, o->app, spec, "pre-update", "",
+				    &info)))
+		return error_prefix(ret, "snapshot before the update");
+	o->presnap = info.id;
+	return data_mark_put(o->e, o->app, "presnap", info.id);
+}
+
+/* After the switch of an update or rollback, before its journal record
+ * is finished: the snapshot taken before it is the data that goes with
+ * the slot left behind; the new slot's old mark is stale.  Recovery
+ * rolling the operation forward does this again, the snapshot id then
+ * read back from the presnap mark, which is cleared only once the record
+ * is finished (clear_presnap). */
+static void keep_data_marks(struct op *o)
+{
+	char from[16], to[16];
+
+	if (!o->presnap)
+		o->presnap = data_mark_get(o->e, o->app, "presnap");
+	snprintf(from, sizeof(from), "datasnap/%c", o->from ? o->from : 'x');
+	snprintf(to, sizeof(to), "datasnap/%c", o->to);
+	if ((o->from && data_mark_put(o->e, o->app, from, o->presnap)) ||
+	    data_mark_put(o->e, o->app, to, 0))
+		error_clear();
+}
+
+static void clear_presnap(struct op *o)
+{
+	if (data_mark_put(o->e, o->app, "presnap", 0))
+		error_clear();
 }
 
 /* ---- update ---- */
@@ -596,7 +688,10 @@ void op_update(struct engine *e, const char *app,
 	/* Everything that can fail without touching the host first. */
 	if ((ret = read_files(&o)) || (ret = drv_prepare(&o)))
 		goto fail;
-	if ((ret = j_begin(&o)))
+	/* No stale data mark may outlive into this operation's journal
+	 * record (recovery would restore it). */
+	if ((ret = data_mark_put(e, app, "presnap", 0)) ||
+	    (ret = j_begin(&o)))
 		goto fail;
 	log_event(LOG_INFO, "apply.update_started", why, "app", app, "from",
 		  slot_str(o.from), "to", slot_str(o.to), "commit", commit,
@@ -605,6 +700,7 @@ void op_update(struct engine *e, const char *app,
 	if ((ret = step(&o, JOURNAL_STAGE, do_stage)) ||
 	    (o.to_spec->strategy == APPSPEC_STOP_FIRST &&
 	     (ret = step(&o, JOURNAL_STOP_OLD, do_stop_old))) ||
+	    (ret = pre_snapshot(&o)) ||
 	    (ret = step(&o, JOURNAL_START, do_start)) ||
 	    (ret = step(&o, JOURNAL_HEALTH, do_health)) ||
 	    ((ret = step(&o, JOURNAL_SWITCH, do_switch)) &&
@@ -636,9 +732,12 @@ void op_update(struct engine *e, const char *app,
 	    (ret = step(&o, JOURNAL_CONFIRM, do_confirm)) ||
 	    (o.to_spec->strategy == APPSPEC_START_FIRST &&
 	     (ret = step(&o, JOURNAL_STOP_OLD, do_stop_old))) ||
-	    (ret = step(&o, JOURNAL_PRUNE, do_prune)) ||
-	    (ret = j_finish(&o, JOURNAL_COMMITTED, repair ? why : NULL)))
+	    (ret = step(&o, JOURNAL_PRUNE, do_prune)))
 		goto fail;
+	keep_data_marks(&o);
+	if ((ret = j_finish(&o, JOURNAL_COMMITTED, repair ? why : NULL)))
+		goto fail;
+	clear_presnap(&o);
 	r->outcome = repair ? APPLY_REPAIRED : APPLY_APPLIED;
 	r->slot = o.to;
 	if (repair)
@@ -804,6 +903,35 @@ static int do_confirm_rollback(struct op *o)
 	return ret;
 }
 
+/*
+ * A rollback by hand takes the data back too when the slot it returns to
+ * has a snapshot from before the update that left it: stop the current
+ * version first, keep its data as a snapshot ("before-rollback", also
+ * what a failed rollback puts back), restore the other.
+ */
+static int rollback_data(struct op *o)
+{
+	const struct appspec *spec = data_spec(o);
+	char what[16], num[24];
+	uint64_t id;
+	int ret;
+
+	snprintf(what, sizeof(what), "datasnap/%c", o->to);
+	if (!spec || !(id = data_mark_get(o->e, o->app, what)))
+		return 0;
+	if ((ret = step(o, JOURNAL_STOP_OLD, do_stop_old)))
+		return ret;
+	ret = op_restore_data(o->e, o->app, spec, id, "before-rollback",
+			      o->commit, &o->presnap);
+	if (o->presnap && data_mark_put(o->e, o->app, "presnap", o->presnap))
+		error_clear();
+	if (ret)
+		return error_prefix(ret, "restoring the data of slot %c", o->to);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)id);
+	eng_event(o->e, "data-rolled-back", o->app, o->commit, num);
+	return 0;
+}
+
 int op_rollback(struct engine *e, const char *app, struct op_result *r)
 {
 	struct slot_report rep;
@@ -868,9 +996,11 @@ int op_rollback(struct engine *e, const char *app, struct op_result *r)
 		ret = FURROW_EINVAL;
 		goto out;
 	}
-	if ((ret = j_begin(&o)))
+	if ((ret = data_mark_put(e, app, "presnap", 0)) ||
+	    (ret = j_begin(&o)))
 		goto out;
-	if ((o.to_spec->strategy == APPSPEC_STOP_FIRST &&
+	if ((ret = rollback_data(&o)) ||
+	    (o.to_spec->strategy == APPSPEC_STOP_FIRST &&
 	     (ret = step(&o, JOURNAL_STOP_OLD, do_stop_old))) ||
 	    (ret = step(&o, JOURNAL_START, do_start)) ||
 	    (ret = step(&o, JOURNAL_HEALTH, do_health))) {
@@ -888,9 +1018,12 @@ int op_rollback(struct engine *e, const char *app, struct op_result *r)
 	if ((ret = step(&o, JOURNAL_SWITCH, do_switch)) ||
 	    (ret = step(&o, JOURNAL_CONFIRM, do_confirm_rollback)) ||
 	    (o.to_spec->strategy == APPSPEC_START_FIRST &&
-	     (ret = step(&o, JOURNAL_STOP_OLD, do_stop_old))) ||
-	    (ret = j_finish(&o, JOURNAL_COMMITTED, "by hand")))
+	     (ret = step(&o, JOURNAL_STOP_OLD, do_stop_old))))
 		goto out;
+	keep_data_marks(&o);
+	if ((ret = j_finish(&o, JOURNAL_COMMITTED, "by hand")))
+		goto out;
+	clear_presnap(&o);
 	r->outcome = APPLY_APPLIED;
 	r->slot = o.to;
 	log_event(LOG_INFO, "apply.rolled_back_by_hand", "switched slots",
@@ -954,9 +1087,15 @@ int op_recover(struct engine *e, const struct journal_record *rec)
 			ret = step(&o, JOURNAL_STOP_OLD, do_stop_old);
 		if (!ret && rec->op == JOURNAL_OP_UPDATE)
 			ret = step(&o, JOURNAL_PRUNE, do_prune);
+		/* Which data goes with which slot, as the operation would
+		 * have recorded it had it not been cut short. */
+		if (!ret)
+			keep_data_marks(&o);
 	}
 	if (!ret)
 		ret = j_finish(&o, JOURNAL_COMMITTED, "completed at the next start");
+	if (!ret && rec->op != JOURNAL_OP_REMOVE)
+		clear_presnap(&o);
 out:
 	if (ret)
 		log_event(LOG_ERROR, "apply.recovery_failed", error_message(),

@@ -4,6 +4,7 @@
  * open read-only beside a running daemon; nothing is created on disk).
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -11,12 +12,14 @@
 #include "appname.h"
 #include "apply.h"
 #include "apply_state.h"
+#include "appspec.h"
 #include "config.h"
 #include "error.h"
 #include "plan.h"
 #include "strbuf.h"
 #include "updlock.h"
 #include "value.h"
+#include "backup.h"
 #include "banned.h"
 
 static void put_kind(struct value *a, struct store *st, const char *app,
@@ -75,9 +78,61 @@ static void put_lock(struct value *a, const char *state_dir, const char *app)
 	strbuf_release(&p);
 }
 
+static void put_num(struct value *t, const char *key, double d)
+{
+	struct value *v = value_put(t, key);
+
+	v->type = VALUE_NUMBER;
+	v->u.number = d;
+}
+
+/* "backup": the newest snapshot, RPO (age of the newest verified one)
+ * and the last drill (RTO), with the spec's targets. */
+static void put_backup(struct value *a, struct store *st, const char *app,
+		       int slot, const struct backup_status *bs, long long now)
+{
+	struct value *b, *spec_v = NULL;
+	struct appspec *spec = NULL;
+
+	if (slot && !runtime_spec_get(st, app, slot, &spec_v) &&
+	    appspec_parse(&spec, "furrow.lua", 0, app, spec_v))
+		spec = NULL;
+	value_free(spec_v);
+	error_clear();
+	b = value_put(a, "backup");
+	b->type = VALUE_TABLE;
+	if (bs->snapshot_id) {
+		value_put_int(b, "last_snapshot", (long long)bs->snapshot_id);
+		value_put_int(b, "last_snapshot_time", bs->snapshot_time);
+	}
+	if (bs->verified_time)
+		value_put_int(b, "rpo_seconds", now - bs->verified_time);
+	if (spec && spec->backup.rpo)
+		value_put_int(b, "rpo_target_seconds", spec->backup.rpo);
+	if (bs->drill_time) {
+		value_put_int(b, "last_drill_time", bs->drill_time);
+		value_put_int(b, "last_drill_snapshot",
+			      (long long)bs->drill_snapshot);
+		put_num(b, "rto_seconds", bs->drill_seconds);
+		value_put(b, "last_drill_ok")->type = VALUE_BOOLEAN;
+		((struct value *)value_get(b, "last_drill_ok"))->u.boolean =
+			bs->drill_ok;
+	}
+	if (spec && spec->backup.rto)
+		value_put_int(b, "rto_target_seconds", spec->backup.rto);
+	if (bs->error_time) {
+		value_put_int(b, "error_time", bs->error_time);
+		value_put_str(b, "error", bs->error);
+	}
+	value_sort(b);
+	appspec_free(spec);
+}
+
 int apply_status(struct value **out, const struct config *cfg,
 		 struct store *st)
 {
+	struct backup_status_entry *bk = NULL;
+	size_t nbk = 0;
 	struct value *applied = NULL, *root, *apps, *pass = NULL;
 	int ret;
 
@@ -92,6 +147,8 @@ int apply_status(struct value **out, const struct config *cfg,
 	error_clear();
 	apps = value_put(root, "apps");
 	apps->type = VALUE_TABLE;
+	if (backup_status_all(cfg->state_dir, &bk, &nbk))
+		error_clear(); /* busy or unreadable: no backup figures */
 	for (size_t i = 0; i < applied->u.table.count; i++) {
 		const struct value_entry *e = &applied->u.table.entries[i];
 		const char *app = e->key.u.string.ptr;
@@ -111,10 +168,15 @@ int apply_status(struct value **out, const struct config *cfg,
 		if (!runtime_get(st, app, &rt))
 			put_runtime(a, &rt);
 		put_lock(a, cfg->state_dir, app);
+		for (size_t k = 0; k < nbk; k++)
+			if (!strcmp(bk[k].app, app))
+				put_backup(a, st, app, slot, &bk[k].s,
+					   (long long)time(NULL));
 		value_sort(a);
 	}
 	value_sort(root);
 	value_free(applied);
+	free(bk);
 	*out = root;
 	return 0;
 }

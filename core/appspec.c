@@ -1103,12 +1103,54 @@ static void check_backup_every(struct ctx *c, const struct value *v)
 		     shown(c, v));
 }
 
+static void want_backup_duration(struct ctx *c, const struct value *v,
+				 long long *out)
+{
+	const char *s = want_string(c, v, "a duration such as \"6h\"");
+
+	if (s && appspec_parse_duration(s, out))
+		fail(c, FURROW_EINVAL, "expected a duration such as \"30m\", "
+		     "\"6h\", \"1d\" or \"1h30m\" (at most 366d), got %s",
+		     shown(c, v));
+}
+
 static void check_backup_keep(struct ctx *c, const struct value *v)
 {
 	long long n;
 
 	if (!want_int(c, v, 1, LIMIT_APP_BACKUP_KEEP, &n))
 		c->a->backup.keep = (int)n;
+}
+
+static void check_backup_keep_daily(struct ctx *c, const struct value *v)
+{
+	long long n;
+
+	if (!want_int(c, v, 0, LIMIT_APP_BACKUP_KEEP, &n))
+		c->a->backup.keep_daily = (int)n;
+}
+
+static void check_backup_keep_weekly(struct ctx *c, const struct value *v)
+{
+	long long n;
+
+	if (!want_int(c, v, 0, LIMIT_APP_BACKUP_KEEP, &n))
+		c->a->backup.keep_weekly = (int)n;
+}
+
+static void check_backup_rpo(struct ctx *c, const struct value *v)
+{
+	want_backup_duration(c, v, &c->a->backup.rpo);
+}
+
+static void check_backup_rto(struct ctx *c, const struct value *v)
+{
+	want_backup_duration(c, v, &c->a->backup.rto);
+}
+
+static void check_backup_drill_every(struct ctx *c, const struct value *v)
+{
+	want_backup_duration(c, v, &c->a->backup.drill_every);
 }
 
 static void check_backup_pre(struct ctx *c, const struct value *v)
@@ -1130,6 +1172,11 @@ static const struct field backup_fields[] = {
 	{ "paths", KALL, KALL, check_backup_paths },
 	{ "every", KALL, 0, check_backup_every },
 	{ "keep", KALL, 0, check_backup_keep },
+	{ "keep_daily", KALL, 0, check_backup_keep_daily },
+	{ "keep_weekly", KALL, 0, check_backup_keep_weekly },
+	{ "rpo", KALL, 0, check_backup_rpo },
+	{ "rto", KALL, 0, check_backup_rto },
+	{ "drill_every", KALL, 0, check_backup_drill_every },
 	{ "pre", KALL, 0, check_backup_pre },
 	{ "stop", KALL, 0, check_backup_stop },
 	{ "snapshot_before_update", KALL, 0, check_backup_snapshot },

@@ -104,6 +104,11 @@ struct appspec_backup {
 	size_t path_count;
 	long long every;           /* seconds, default 86400 */
 	int keep;                  /* snapshots kept, default 7 */
+	int keep_daily;            /* also the newest of each of N days */
+	int keep_weekly;           /* ... and of each of N weeks */
+	long long rpo;             /* seconds; 0: no target */
+	long long rto;             /* seconds; 0: no target */
+	long long drill_every;     /* seconds; 0: no scheduled drills */
 	struct appspec_argv pre;   /* run before a snapshot; argc 0: none */
 	int stop;                  /* stop the app while copying */
 	int snapshot_before_update;

@@ -89,6 +89,8 @@ static const struct field fields[] = {
 	{ "backup.offsite.url", K_URL_HTTPS, OFF(backup.offsite_url), 0, NULL, 0, 0 },
 	{ "backup.offsite.token_file", K_PATH, OFF(backup.offsite_token_file),
 	  F_EXISTS, NULL, 0, 0 },
+	{ "backup.offsite.ca_file", K_PATH, OFF(backup.offsite_ca_file),
+	  F_EXISTS, NULL, 0, 0 },
 	{ "apply.parallel", K_COUNT, OFF(apply.parallel), 0, NULL, 4, 64 },
 	{ "apply.retry_failed", K_SECONDS, OFF(apply.retry_failed), F_ZERO_OK,
 	  NULL, 0, 0 },

@@ -73,6 +73,7 @@ struct config {
 		char *key_file;
 		char *offsite_url;
 		char *offsite_token_file;
+		char *offsite_ca_file;
 	} backup;
 
 	struct {

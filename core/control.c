@@ -270,6 +270,8 @@ static const struct {
 	{ "ping",     0 },
 	{ "sync-now", 0 },
 	{ "rollback", 1 },
+	{ "backup",   1 },
+	{ "drill",    1 },
 };
 
 /* Parse line into req.  Returns 0, or -1 with why[] filled in. */
@@ -291,7 +293,7 @@ int control_parse_request(struct control_request *req, char *line,
 			break;
 	if (i == nverbs)
 		return snprintf(why, why_size, "unknown command \"%.31s\" "
-				"(known: ping, sync-now, rollback)", line), -1;
+				"(known: ping, sync-now, rollback, backup, drill)", line), -1;
 	if (!control_verbs[i].wants_app && arg)
 		return snprintf(why, why_size, "%s takes no argument",
 				control_verbs[i].verb), -1;

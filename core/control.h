@@ -15,6 +15,9 @@
  *   sync-now          sync at once instead of at the next interval
  *   rollback <app>    roll <app> back to its previous slot; <app> is
  *                     [a-z0-9][a-z0-9_.-]{0,62}
+ *   backup <app>      take a snapshot of <app>'s data now
+ *   drill <app>       restore <app>'s newest snapshot into a scratch
+ *                     directory and check it (a backup drill)
  *
  * Who may ask.  The file mode keeps other users from connecting; the
  * daemon checks again with SO_PEERCRED and serves only uid 0 and its
@@ -49,8 +52,8 @@
 #define CONTROL_SOCKET "control.sock" /* its name in state_dir */
 
 struct control_request {
-	char verb[32];  /* "ping", "sync-now" or "rollback" */
-	char arg[256];  /* the app name for "rollback", else "" */
+	char verb[32];  /* "ping", "sync-now", "rollback", "backup", "drill" */
+	char arg[256];  /* the app name for the last three, else "" */
 };
 
 /*

@@ -3,6 +3,7 @@
  */
 #include <ctype.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,12 +52,31 @@ static void http_global_init(void)
 struct http_sink {
 	struct http_response *resp;
 	size_t max;
+	size_t cap;                 /* bytes resp->body holds, less its NUL */
 	enum http_overflow overflow;
 };
 
+/* Room in the body for want bytes (want <= max) and a NUL.  The buffer
+ * grows with what arrives, not to max at once: a caller may allow a
+ * large body that is usually small. */
+static void http_reserve(struct http_sink *sink, size_t want)
+{
+	size_t n = sink->cap < 4096 ? 4096 : sink->cap;
+
+	if (want <= sink->cap)
+		return;
+	while (n < want)
+		n = n > sink->max / 2 ? sink->max : n * 2;
+	if (n > sink->max)
+		n = sink->max;
+	sink->resp->body = xrealloc(sink->resp->body, n + 1);
+	sink->cap = n;
+}
+
 /* Keeps the first max bytes; past that, stops the transfer, or goes on
  * reading and drops what does not fit (HTTP_OVERFLOW_HEAD), or keeps the
- * last max bytes (HTTP_OVERFLOW_TAIL). */
+ * last max bytes (HTTP_OVERFLOW_TAIL).  Bytes are copied as they come:
+ * a binary body may hold NULs, body_len is exact. */
 static size_t http_write(char *data, size_t size, size_t n, void *arg)
 {
 	struct http_sink *sink = arg;
@@ -66,6 +86,8 @@ static size_t http_write(char *data, size_t size, size_t n, void *arg)
 	size_t take = len < room ? len : room;
 
 	if (take < len && sink->overflow == HTTP_OVERFLOW_TAIL) {
+		http_reserve(sink, sink->max);
+		r = sink->resp;
 		/* Room for len: drop the oldest bytes (all of them when the
 		 * chunk alone fills the buffer). */
 		if (len >= sink->max) {
@@ -85,6 +107,7 @@ static size_t http_write(char *data, size_t size, size_t n, void *arg)
 		return size * n;
 	}
 	if (take) {
+		http_reserve(sink, r->body_len + take);
 		memcpy(r->body + r->body_len, data, take);
 		r->body_len += take;
 		r->body[r->body_len] = '\0';
@@ -93,9 +116,38 @@ static size_t http_write(char *data, size_t size, size_t n, void *arg)
 		r->truncated = 1;
 		if (sink->overflow == HTTP_OVERFLOW_HEAD)
 			return len;
-		return 0; /* CURLE_WRITE_ERROR, recognised by http_get() */
+		return 0; /* CURLE_WRITE_ERROR, recognised by http_request() */
 	}
 	return len;
+}
+
+/* What a PUT sends: body_len bytes of body, read by curl in pieces. */
+struct http_source {
+	const char *data;
+	size_t len, off;
+};
+
+static size_t http_read(char *buf, size_t size, size_t n, void *arg)
+{
+	struct http_source *src = arg;
+	size_t room = size * n, left = src->len - src->off;
+	size_t take = left < room ? left : room;
+
+	if (take)
+		memcpy(buf, src->data + src->off, take);
+	src->off += take;
+	return take;
+}
+
+/* curl rewinds the body if it must send it again on a new connection. */
+static int http_seek(void *arg, curl_off_t offset, int origin)
+{
+	struct http_source *src = arg;
+
+	if (origin != SEEK_SET || offset < 0 || offset > (curl_off_t)src->len)
+		return CURL_SEEKFUNC_CANTSEEK;
+	src->off = (size_t)offset;
+	return CURL_SEEKFUNC_OK;
 }
 
 /* "Connection refused" -> "connection refused", to sit after a colon. */
@@ -128,12 +180,13 @@ static void http_slist_wipe(struct curl_slist *l)
 	curl_slist_free_all(l);
 }
 
-/* One request, as http_get(), http_post() and http_unix() make it. */
+/* One request, as http_get(), http_post(), http_put(), http_fetch() and
+ * http_unix() make it. */
 struct http_req {
 	const char *url;
 	const char *name;           /* starts messages; NULL: url */
 	const char *unix_socket;    /* connect there instead; NULL: TCP */
-	const char *method;         /* other than GET/POST; NULL: those */
+	const char *method;         /* other than GET/POST/PUT; NULL: those */
 	unsigned idle_ms;           /* nothing moved this long: give up; 0:
 	                               no such limit */
 	enum http_overflow overflow;
@@ -142,8 +195,9 @@ struct http_req {
 	unsigned timeout_ms;
 	size_t max_body;
 	struct curl_slist *headers; /* NULL: curl's own */
-	const char *body;           /* POST this; NULL: GET */
+	const char *body;           /* POST this (PUT if upload); NULL: GET */
 	size_t body_len;
+	int upload;                 /* send body with PUT, read in pieces */
 	int (*cancel)(void *arg);
 	void *cancel_arg;
 };
@@ -225,7 +279,8 @@ static long http_retry_after(const char *v)
 static int http_request(struct http_response *out, const struct http_req *r)
 {
 	char errbuf[CURL_ERROR_SIZE] = "";
-	struct http_sink sink = { out, r->max_body, r->overflow };
+	struct http_sink sink = { out, r->max_body, 0, r->overflow };
+	struct http_source src = { r->body, r->body_len, 0 };
 	struct http_progress prog = { r, 0, 0, { 0, 0 }, 0 };
 	struct curl_header *h = NULL;
 	const char *url = r->name ? r->name : r->url;
@@ -237,8 +292,10 @@ static int http_request(struct http_response *out, const struct http_req *r)
 
 	memset(out, 0, sizeof(*out));
 	out->retry_after = -1;
-	out->body = xmalloc(r->max_body + 1);
+	out->body = xmalloc(1);
 	out->body[0] = '\0';
+	if (sink.max > SIZE_MAX / 2)
+		sink.max = SIZE_MAX / 2; /* max + 1 cannot wrap */
 	pthread_once(&http_once, http_global_init);
 	c = curl_easy_init();
 	if (!c)
@@ -268,7 +325,14 @@ static int http_request(struct http_response *out, const struct http_req *r)
 				"socket", url);
 		goto out;
 	}
-	if (r->body) {
+	if (r->body && r->upload) {
+		curl_easy_setopt(c, CURLOPT_UPLOAD, 1L);
+		curl_easy_setopt(c, CURLOPT_READFUNCTION, http_read);
+		curl_easy_setopt(c, CURLOPT_READDATA, (void *)&src);
+		curl_easy_setopt(c, CURLOPT_SEEKFUNCTION, http_seek);
+		curl_easy_setopt(c, CURLOPT_SEEKDATA, (void *)&src);
+		curl_easy_setopt(c, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
+	} else if (r->body) {
 		curl_easy_setopt(c, CURLOPT_POST, 1L);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
 		curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
@@ -338,7 +402,7 @@ int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
 
 /* https://, or http:// to this host; the scheme curl may use, or an
  * error.  Parsed by curl's own URL parser, the one the request uses. */
-static int http_post_protocols(const char *url, const char **protocols)
+static int http_url_protocols(const char *url, const char **protocols)
 {
 	static const char *const loopback[] = { "127.0.0.1", "[::1]", "localhost" };
 	CURLU *u = curl_url();
@@ -409,23 +473,34 @@ out:
 	return ret;
 }
 
-int http_post(struct http_response *out, const char *url, const char *body,
-	      size_t len, const struct http_post_options *o)
+/*
+ * The request http_post(), http_put() and http_fetch() make, r holding
+ * what differs between them (body, upload): https:// or loopback
+ * http:// only, the token, CA, deadlines, body bound and cancel hook of
+ * o, and these headers (content_type, accept NULL: none).
+ */
+static int http_send(struct http_response *out, const char *url,
+		     struct http_req *r, const char *content_type,
+		     const char *accept, const struct http_post_options *o)
 {
-	struct http_req r = {
-		.url = url, .ca_file = o->ca_file ? o->ca_file : HTTP_CA_BUNDLE,
-		.timeout_ms = o->timeout_ms, .max_body = o->max_body,
-		.body = body, .body_len = len,
-		.cancel = o->cancel, .cancel_arg = o->cancel_arg,
-	};
-	struct strbuf auth = STRBUF_INIT, key = STRBUF_INIT;
+	struct strbuf auth = STRBUF_INIT, hdr = STRBUF_INIT;
 	struct curl_slist *hl = NULL;
 	int ret;
 
 	memset(out, 0, sizeof(*out));
 	out->retry_after = -1;
 	pthread_once(&http_once, http_global_init);
-	if ((ret = http_post_protocols(url, &r.protocols)))
+	r->url = url;
+	r->ca_file = o->ca_file ? o->ca_file : HTTP_CA_BUNDLE;
+	r->timeout_ms = o->timeout_ms;
+	/* A stall ends the request before the whole deadline only when
+	 * the idle limit is the shorter of the two. */
+	if (o->idle_ms && (!o->timeout_ms || o->idle_ms < o->timeout_ms))
+		r->idle_ms = o->idle_ms;
+	r->max_body = o->max_body;
+	r->cancel = o->cancel;
+	r->cancel_arg = o->cancel_arg;
+	if ((ret = http_url_protocols(url, &r->protocols)))
 		goto out;
 	if (o->idempotency_key &&
 	    strcspn(o->idempotency_key, "\r\n") != strlen(o->idempotency_key)) {
@@ -435,25 +510,59 @@ int http_post(struct http_response *out, const char *url, const char *body,
 	}
 	if (o->token_file && (ret = http_bearer(&auth, url, o->token_file)))
 		goto out;
-	hl = http_slist(hl, "Content-Type: application/json");
-	hl = http_slist(hl, "Accept: application/json");
-	/* No 100-continue round trip: reports are small, and some servers
-	 * answer it badly. */
+	if (content_type) {
+		strbuf_addf(&hdr, "Content-Type: %s", content_type);
+		hl = http_slist(hl, hdr.buf);
+		strbuf_reset(&hdr);
+	}
+	if (accept) {
+		strbuf_addf(&hdr, "Accept: %s", accept);
+		hl = http_slist(hl, hdr.buf);
+		strbuf_reset(&hdr);
+	}
+	/* No 100-continue round trip: it costs a round trip (or a second
+	 * of waiting) per request, and some servers answer it badly. */
 	hl = http_slist(hl, "Expect:");
 	if (o->idempotency_key) {
-		strbuf_addf(&key, "Idempotency-Key: %s", o->idempotency_key);
-		hl = http_slist(hl, key.buf);
+		strbuf_addf(&hdr, "Idempotency-Key: %s", o->idempotency_key);
+		hl = http_slist(hl, hdr.buf);
 	}
 	if (auth.len)
 		hl = http_slist(hl, auth.buf);
-	r.headers = hl;
-	ret = http_request(out, &r);
+	r->headers = hl;
+	ret = http_request(out, r);
 out:
 	http_slist_wipe(hl);
 	explicit_bzero(auth.buf, auth.alloc);
 	strbuf_release(&auth);
-	strbuf_release(&key);
+	strbuf_release(&hdr);
 	return ret;
+}
+
+int http_post(struct http_response *out, const char *url, const char *body,
+	      size_t len, const struct http_post_options *o)
+{
+	struct http_req r = { .body = body, .body_len = len };
+
+	return http_send(out, url, &r, "application/json", "application/json", o);
+}
+
+int http_put(struct http_response *out, const char *url, const void *body,
+	     size_t len, const struct http_post_options *o)
+{
+	struct http_req r = {
+		.body = body ? body : "", .body_len = body ? len : 0, .upload = 1,
+	};
+
+	return http_send(out, url, &r, "application/octet-stream", NULL, o);
+}
+
+int http_fetch(struct http_response *out, const char *url,
+	       const struct http_post_options *o)
+{
+	struct http_req r = { .body = NULL };
+
+	return http_send(out, url, &r, NULL, NULL, o);
 }
 
 int http_unix(struct http_response *out, const struct http_unix_request *u)

@@ -3,12 +3,12 @@
  *
  * core/http.c is the only file that includes <curl/curl.h>.  It reports
  * the linked libcurl and the zlib and TLS library it was built with, as
- * libcurl itself reports them, and makes the requests furrow needs so
- * far: a bounded GET for health checks (core/health.c), a bounded POST
- * of a JSON document for reports (core/report_send.c), and bounded
- * requests to an HTTP API on a local unix socket, the container engine's
- * (core/engine_api.c).  Other requests (offsite backups) arrive with the
- * work that needs them.
+ * libcurl itself reports them, and makes the requests furrow needs: a
+ * bounded GET for health checks (core/health.c), a bounded POST of a
+ * JSON document for reports (core/report_send.c), a PUT and a GET of
+ * binary objects for offsite copies of backups (core/offsite.c), and
+ * bounded requests to an HTTP API on a local unix socket, the container
+ * engine's (core/engine_api.c).
  */
 #ifndef FURROW_HTTP_H
 #define FURROW_HTTP_H
@@ -23,8 +23,10 @@ const char *http_zlib_version(void);
 const char *http_tls_backend(void);
 
 /* What came back from a request.  body is never NULL after http_get(),
- * http_post() or http_unix() returned 0 and is NUL-terminated (body_len
- * excludes the NUL). */
+ * http_post(), http_put(), http_fetch() or http_unix() returned 0 and is
+ * NUL-terminated (body_len excludes the NUL).  The bytes are kept as
+ * they came: a binary body may hold NULs, and body_len is its exact
+ * length.  The buffer grows with the body, not to max_body at once. */
 struct http_response {
 	long status;         /* e.g. 200; 0 before a response */
 	char *body;          /* at most max_body bytes of it */
@@ -56,7 +58,7 @@ struct http_response {
 int http_get(struct http_response *out, const char *url, unsigned timeout_ms,
 	     size_t max_body);
 
-/* How http_post() sends. */
+/* How http_post(), http_put() and http_fetch() send. */
 struct http_post_options {
 	const char *ca_file;         /* PEM bundle that verifies the server;
 	                                NULL: the system bundle */
@@ -67,6 +69,14 @@ struct http_post_options {
 	                                picked up); never in a message or log */
 	const char *idempotency_key; /* Idempotency-Key header; NULL: none */
 	unsigned timeout_ms;         /* the whole request, connect included */
+	unsigned idle_ms;            /* a low-speed limit: no byte sent or
+	                                received for this long (a stalled
+	                                link, a server that stopped
+	                                answering) ends the request with
+	                                FURROW_ETIMEOUT, "nothing received
+	                                for N ms", before timeout_ms has
+	                                passed; 0, or not below timeout_ms:
+	                                only timeout_ms */
 	size_t max_body;             /* response body bytes kept */
 	/* Polled during the transfer, at least about once a second; a
 	 * non-zero return abandons it (FURROW_EIO, "cancelled").  NULL:
@@ -97,6 +107,28 @@ struct http_post_options {
  */
 int http_post(struct http_response *out, const char *url, const char *body,
 	      size_t len, const struct http_post_options *o);
+
+/*
+ * PUT body (len bytes, any bytes, Content-Type: application/octet-stream)
+ * to url, once: an upload of a stored object.  Everything else as
+ * http_post(): the same URLs (https://, or http:// to loopback), token,
+ * CA, deadlines, cancel hook, no redirects followed, no "Expect:
+ * 100-continue"; o->idempotency_key is sent if set.  The answer's body
+ * (a server's short "Created" page, say) is bounded by o->max_body.
+ * Returns as http_post() does: 0 for any response, whatever its status.
+ */
+int http_put(struct http_response *out, const char *url, const void *body,
+	     size_t len, const struct http_post_options *o);
+
+/*
+ * GET url, once, with the options of http_post() (https:// or loopback
+ * http://, token, CA, deadlines, cancel hook; no redirects followed),
+ * for a binary body: at most o->max_body bytes are kept, a longer body
+ * stops the transfer there and sets truncated (not an error: the caller
+ * decides what too long means).  Returns as http_post() does.
+ */
+int http_fetch(struct http_response *out, const char *url,
+	       const struct http_post_options *o);
 
 /* What to do with a response body longer than max_body. */
 enum http_overflow {
@@ -140,8 +172,8 @@ struct http_unix_request {
  */
 int http_unix(struct http_response *out, const struct http_unix_request *u);
 
-/* Free what http_get(), http_post() or http_unix() filled in; out may be
- * empty or NULL. */
+/* Free what http_get(), http_post(), http_put(), http_fetch() or
+ * http_unix() filled in; out may be empty or NULL. */
 void http_response_release(struct http_response *out);
 
 #endif

@@ -116,6 +116,16 @@
 #define LIMIT_HEALTH_OUTPUT_BYTES 512     /* exec output kept for the message */
 /* --- end health checks --- */
 
+/* --- Backups (core/backup*.c) --- */
+#define LIMIT_BACKUP_CHUNK_BYTES  (256u * 1024)  /* = CHUNKER_MAX */
+#define LIMIT_BACKUP_BLOB_BYTES   (LIMIT_BACKUP_CHUNK_BYTES + 4096) /* sealed */
+#define LIMIT_BACKUP_TREE_BYTES   (256u * 1024 * 1024) /* one manifest */
+#define LIMIT_BACKUP_RECORD_BYTES (8u * 1024 * 1024)   /* one snapshot record */
+#define LIMIT_BACKUP_BATCH_BYTES  (8u * 1024 * 1024)   /* chunks per commit */
+#define BACKUP_MAP_MAX_BYTES      (1ull << 40)  /* backup store map, 1 TiB */
+#define BACKUP_MAP_INITIAL_BYTES  (64u * 1024 * 1024)
+/* --- end backups --- */
+
 /* --- Policies (core/policy.c, lua/policy.lua, policies/) --- */
 #define LIMIT_POLICY_FILE_BYTES    (1u * 1024 * 1024)  /* one policy file */
 #define LIMIT_POLICY_MEMORY_BYTES  (32u * 1024 * 1024) /* Lua heap */

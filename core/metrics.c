@@ -445,6 +445,88 @@ static int restarts_of(const struct value *a, long long *out)
 	return 1;
 }
 
+/* Backups: from each app's "backup" in the status (apply_status.c). */
+static int backup_int(const struct value *a, const char *key, long long *out)
+{
+	const struct value *b = value_get(a, "backup"), *v = value_get(b, key);
+
+	if (!v || v->type != VALUE_INTEGER)
+		return 0;
+	*out = v->u.integer;
+	return 1;
+}
+
+static int rpo_of(const struct value *a, long long *out)
+{
+	return backup_int(a, "rpo_seconds", out);
+}
+
+static int rpo_target_of(const struct value *a, long long *out)
+{
+	return backup_int(a, "rpo_target_seconds", out);
+}
+
+static int rto_target_of(const struct value *a, long long *out)
+{
+	return backup_int(a, "rto_target_seconds", out);
+}
+
+static int last_snapshot_of(const struct value *a, long long *out)
+{
+	return backup_int(a, "last_snapshot_time", out);
+}
+
+static int drill_ok_of(const struct value *a, long long *out)
+{
+	const struct value *v = value_get(value_get(a, "backup"),
+					  "last_drill_ok");
+
+	if (!v || v->type != VALUE_BOOLEAN)
+		return 0;
+	*out = v->u.boolean;
+	return 1;
+}
+
+static void render_backups(struct strbuf *sb, const struct value *status)
+{
+	size_t n, i;
+	const struct value_entry *e = status_apps(status, &n);
+
+	/* Only on hosts with backups: no empty families elsewhere. */
+	for (i = 0; i < n && !value_get(&e[i].val, "backup"); i++)
+		;
+	if (i == n)
+		return;
+	app_family(sb, status, "furrow_backup_last_snapshot_timestamp_seconds",
+		   "gauge", "When the app's newest snapshot was taken.",
+		   last_snapshot_of);
+	app_family(sb, status, "furrow_backup_rpo_seconds", "gauge",
+		   "Age of the app's newest verified snapshot (RPO).", rpo_of);
+	app_family(sb, status, "furrow_backup_rpo_target_seconds", "gauge",
+		   "The RPO target of the app's spec (backup.rpo).",
+		   rpo_target_of);
+	family(sb, "furrow_backup_rto_seconds", "gauge",
+	       "Restore time of the app's last backup drill (RTO).");
+	for (i = 0; i < n; i++) {
+		const char *app = str_field(&e[i].val, "app");
+		const struct value *v = value_get(value_get(&e[i].val, "backup"),
+						  "rto_seconds");
+
+		if (!app || !v || v->type != VALUE_NUMBER)
+			continue;
+		series(sb, "furrow_backup_rto_seconds", "app", app);
+		strbuf_addch(sb, ' ');
+		add_float(sb, v->u.number);
+		strbuf_addch(sb, '\n');
+	}
+	app_family(sb, status, "furrow_backup_rto_target_seconds", "gauge",
+		   "The RTO target of the app's spec (backup.rto).",
+		   rto_target_of);
+	app_family(sb, status, "furrow_backup_drill_ok", "gauge",
+		   "1 if the app's last backup drill restored and checked "
+		   "every file.", drill_ok_of);
+}
+
 static void render_slots(struct strbuf *sb, const struct value *status)
 {
 	size_t n;
@@ -604,6 +686,7 @@ int metrics_render(struct strbuf *sb, const struct config *cfg,
 	app_family(sb, status, "furrow_service_restarts_total", "counter",
 		   "Times a service that had stopped was started again.",
 		   restarts_of);
+	render_backups(sb, status);
 
 	if (x->has_outbox)
 		render_outbox(sb, &x->outbox);

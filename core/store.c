@@ -2,8 +2,10 @@
  * store.c - the LMDB state store (see store.h).
  *
  * Layout: <state_dir>/furrow.lock (the single-writer flock, holding the
- * writer's pid for error messages) and <state_dir>/db/{data,lock}.mdb.
- * Tables are LMDB named sub-databases listed in store_tables[]; their
+ * writer's pid for error messages) and <state_dir>/db/{data,lock}.mdb;
+ * the backup store likewise <state_dir>/backup.lock and backup/.
+ * Tables are LMDB named sub-databases listed in state_tables[] and
+ * backup_tables[] (struct store_layout); their
  * handles are opened once, in the transaction store_open() runs, and
  * shared by every later transaction.
  */
@@ -16,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/vfs.h>
@@ -33,7 +36,7 @@
 
 /* Every table furrow keeps.  A new table is added here and created by the
  * migration that introduces it. */
-static const char *const store_tables[] = {
+static const char *const state_tables[] = {
 	"meta", /* schema_version, instance_id, created_at */
 	"sync", /* the accepted commit, serial high-water mark, fetch times */
 	"apps", /* per applied app: its spec's sha256 and commit (plan.h) */
@@ -43,8 +46,31 @@ static const char *const store_tables[] = {
 	"outbox", /* reports and events not yet delivered, by sequence */
 	"deadletter", /* outbox items the receiver refused (4xx) */
 };
-#define STORE_NTABLES (sizeof(store_tables) / sizeof(store_tables[0]))
 #define TABLE_META 0
+
+/* The backup store's tables (core/backup*.c): a separate environment
+ * under <state_dir>/backup/, so bulk snapshot data never competes with the
+ * state store for its map, its lock or its page cache. */
+static const char *const backup_tables[] = {
+	"meta", /* schema_version, instance_id, created_at, key_check */
+	"chunks", /* chunk id -> sealed, compressed chunk */
+	"snapshots", /* snapshot id -> sealed snapshot record */
+	"offsite", /* objects not yet copied offsite, in upload order */
+	"status", /* per app: last snapshot, last drill, last error */
+};
+
+/* Where a kind of store lives and what it holds. */
+struct store_layout {
+	const char *subdir;        /* data.mdb, lock.mdb below state_dir */
+	const char *lock_file;     /* the single-writer flock, in state_dir */
+	const char *busy_what;     /* "state dir" in "... is in use by" */
+	int dir_is_display;        /* messages name state_dir/subdir */
+	const char *const *tables;
+	size_t ntables;
+	unsigned version;
+	const struct store_migration *migrations; /* below */
+	size_t nmigrations;
+};
 
 /* Room for tables added by later versions without an LMDB reconfigure. */
 #define STORE_MAX_DBS 32
@@ -56,8 +82,9 @@ static const char key_created[] = "created_at";
 
 struct store {
 	MDB_env *env;
-	MDB_dbi dbi[STORE_NTABLES];
-	char *dir;              /* state_dir, for messages */
+	MDB_dbi dbi[STORE_MAX_DBS];
+	const struct store_layout *layout;
+	char *dir;              /* state_dir (or its backup/), for messages */
 	enum store_mode mode;
 	size_t max_map;
 	int lock_fd;            /* holds the flock; -1 if none */
@@ -66,6 +93,9 @@ struct store {
 	int broken;             /* a remap failed: env has no map */
 	dev_t dev;              /* of db/, for the per-process registry */
 	ino_t ino;
+	ino_t data_ino;         /* of data.mdb: finds the map in /proc */
+	void *map_at;           /* the map, as last found (trim) */
+	size_t map_len, map_seen; /* its length, and the map size then */
 	pid_t pid;
 	struct store *next_open;
 	/* Serialises every call into LMDB from this handle: the apply
@@ -169,6 +199,8 @@ static int store_check_fs(const char *path)
 	return 0;
 }
 
+static const struct store_layout *store_layout_of(const struct store_options *o);
+
 static int store_path(struct strbuf *sb, const char *dir, const char *leaf)
 {
 	strbuf_reset(sb);
@@ -214,9 +246,9 @@ static int store_lock(struct store *st, const char *path)
 		/* The holder may be between truncate and write: say so. */
 		buf[n > 0 ? n : 0] = '\0';
 		buf[strspn(buf, "0123456789")] = '\0';
-		return error_set(FURROW_EBUSY, "state dir %s is in use by "
-				 "another furrow (pid %s)", st->dir,
-				 buf[0] ? buf : "unknown");
+		return error_set(FURROW_EBUSY, "%s %s is in use by "
+				 "another furrow (pid %s)", st->layout->busy_what,
+				 st->dir, buf[0] ? buf : "unknown");
 	}
 	len = snprintf(buf, sizeof(buf), "%ld\n", (long)getpid());
 	if (ftruncate(st->lock_fd, 0) < 0 ||
@@ -264,7 +296,15 @@ static int store_open_env(struct store **out, const char *state_dir,
 		pthread_mutexattr_destroy(&a);
 	}
 	st->lock_fd = -1;
-	st->dir = xstrdup(state_dir);
+	st->layout = store_layout_of(opts);
+	if (st->layout->dir_is_display) {
+		struct strbuf d = STRBUF_INIT;
+
+		strbuf_addf(&d, "%s/%s", state_dir, st->layout->subdir);
+		st->dir = strbuf_detach(&d, NULL);
+	} else {
+		st->dir = xstrdup(state_dir);
+	}
 	st->mode = rdonly ? STORE_READ_ONLY : STORE_READ_WRITE;
 	st->max_map = STORE_MAP_MAX_BYTES > SIZE_MAX ? SIZE_MAX
 		: (size_t)STORE_MAP_MAX_BYTES;
@@ -282,24 +322,26 @@ static int store_open_env(struct store **out, const char *state_dir,
 	/* The lock comes first: only its holder may find the store new. */
 	if (!rdonly && ((ret = store_mkdir(state_dir)) ||
 			(ret = store_check_fs(state_dir)) ||
-			(ret = store_path(&path, state_dir, "furrow.lock")) ||
+			(ret = store_path(&path, state_dir,
+					  st->layout->lock_file)) ||
 			(ret = store_lock(st, path.buf))))
 		goto out;
-	if ((ret = store_path(&path, state_dir, "db/data.mdb")))
+	if ((ret = store_path(&path, state_dir, st->layout->subdir)))
 		goto out;
+	strbuf_addstr(&path, "/data.mdb");
 	*fresh = stat(path.buf, &sb) < 0;
 	if (*fresh && errno != ENOENT) {
 		ret = error_errno(FURROW_EIO, "cannot stat %s", path.buf);
 		goto out;
 	}
 	if (*fresh && rdonly) {
-		ret = error_set(FURROW_ENOENT, "state store %s/db does not exist "
+		ret = error_set(FURROW_ENOENT, "state store %s/%s does not exist "
 				"yet (a read-write furrow creates it)",
-				state_dir);
+				state_dir, st->layout->subdir);
 		goto out;
 	}
 	if ((rdonly && (ret = store_check_fs(state_dir))) ||
-	    (ret = store_path(&path, state_dir, "db")) ||
+	    (ret = store_path(&path, state_dir, st->layout->subdir)) ||
 	    (!rdonly && (ret = store_mkdir(path.buf))) ||
 	    (ret = store_check_fs(path.buf)))
 		goto out;
@@ -339,6 +381,15 @@ static int store_open_env(struct store **out, const char *state_dir,
 	if ((rc = mdb_env_open(st->env, path.buf, flags, 0600))) {
 		ret = store_fail(st, NULL, rc, "cannot open %s", path.buf);
 		goto out;
+	}
+	{
+		struct strbuf f = STRBUF_INIT;
+		struct stat ds;
+
+		strbuf_addf(&f, "%s/data.mdb", path.buf);
+		if (stat(f.buf, &ds) == 0)
+			st->data_ino = ds.st_ino;
+		strbuf_release(&f);
 	}
 	/* A crashed process leaves its reader slot behind, pinning old
 	 * pages so the file grows forever; clear such slots now. */
@@ -500,8 +551,10 @@ static MDB_dbi store_dbi(struct store_txn *t, const char *table)
 {
 	size_t i;
 
-	for (i = 0; i < STORE_NTABLES; i++)
-		if (!strcmp(store_tables[i], table))
+	const struct store_layout *l = t->st->layout;
+
+	for (i = 0; i < l->ntables; i++)
+		if (!strcmp(l->tables[i], table))
 			return t->st->dbi[i];
 	BUG("unknown state store table \"%s\"", table);
 }
@@ -688,7 +741,7 @@ static int store_write_version(struct store_txn *t, unsigned version)
 /* The version 1 layout: "meta" holding only schema_version. */
 static int store_write_v1(struct store_txn *t, unsigned version)
 {
-	int rc = mdb_dbi_open(t->txn, store_tables[TABLE_META], MDB_CREATE,
+	int rc = mdb_dbi_open(t->txn, t->st->layout->tables[TABLE_META], MDB_CREATE,
 			      &t->st->dbi[TABLE_META]);
 
 	if (rc)
@@ -704,7 +757,7 @@ static int store_find_meta(struct store_txn *t)
 	MDB_stat ms;
 	int rc;
 
-	rc = mdb_dbi_open(t->txn, store_tables[TABLE_META], 0,
+	rc = mdb_dbi_open(t->txn, t->st->layout->tables[TABLE_META], 0,
 			  &t->st->dbi[TABLE_META]);
 	if (rc == 0)
 		return 0;
@@ -755,12 +808,13 @@ static int store_open_tables(struct store_txn *t, unsigned flags)
 	size_t i;
 	int rc;
 
-	for (i = 0; i < STORE_NTABLES; i++) {
-		rc = mdb_dbi_open(t->txn, store_tables[i], flags,
-				  &t->st->dbi[i]);
+	const struct store_layout *l = t->st->layout;
+
+	for (i = 0; i < l->ntables; i++) {
+		rc = mdb_dbi_open(t->txn, l->tables[i], flags, &t->st->dbi[i]);
 		if (rc)
 			return store_fail(t->st, t, rc, "cannot open table %s",
-					  store_tables[i]);
+					  l->tables[i]);
 	}
 	return 0;
 }
@@ -851,7 +905,7 @@ static int store_migrate_6_to_7(struct store_txn *t)
 static const struct store_migration {
 	unsigned from, to;
 	int (*fn)(struct store_txn *t);
-} store_migrations[] = {
+} state_migrations[] = {
 	{ 1, 2, store_migrate_1_to_2 },
 	{ 2, 3, store_migrate_2_to_3 },
 	{ 3, 4, store_migrate_3_to_4 },
@@ -859,6 +913,35 @@ static const struct store_migration {
 	{ 5, 6, store_migrate_5_to_6 },
 	{ 6, 7, store_migrate_6_to_7 },
 };
+
+/* 1 -> 2 of the backup store: its own instance id and creation time, as
+ * the state store's 1 -> 2. */
+static const struct store_migration backup_migrations[] = {
+	{ 1, 2, store_migrate_1_to_2 },
+};
+
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+static const struct store_layout store_layouts[] = {
+	[STORE_KIND_STATE] = { "db", "furrow.lock", "state dir", 0,
+			       state_tables, COUNT(state_tables),
+			       STORE_SCHEMA_VERSION, state_migrations,
+			       COUNT(state_migrations) },
+	[STORE_KIND_BACKUP] = { "backup", "backup.lock", "backup store", 1,
+				backup_tables, COUNT(backup_tables),
+				STORE_BACKUP_SCHEMA_VERSION, backup_migrations,
+				COUNT(backup_migrations) },
+};
+
+static const struct store_layout *store_layout_of(const struct store_options *o)
+{
+	enum store_kind k = o ? o->kind : STORE_KIND_STATE;
+
+	if ((unsigned)k >= COUNT(store_layouts))
+		BUG("unknown store kind %d", (int)k);
+	return &store_layouts[k];
+}
+
 
 /*
  * The transaction store_open() runs: check the schema and, read-write,
@@ -884,22 +967,21 @@ static int store_setup_fn(struct store_txn *t, void *arg)
 		ret = store_write_v1(t, 1);
 	if (ret || (ret = store_read_version(t, &v)))
 		return ret;
-	if (v > STORE_SCHEMA_VERSION)
+	if (v > t->st->layout->version)
 		return error_set(FURROW_EVERSION, "state store %s has schema "
 				 "version %u, this furrow understands up to %u; "
 				 "refusing to open (upgrade furrow)",
-				 t->st->dir, v, STORE_SCHEMA_VERSION);
-	if (v < STORE_SCHEMA_VERSION && t->rdonly)
+				 t->st->dir, v, t->st->layout->version);
+	if (v < t->st->layout->version && t->rdonly)
 		return error_set(FURROW_EVERSION, "state store %s has schema "
 				 "version %u and needs migrating to %u; open it "
 				 "read-write first", t->st->dir, v,
-				 STORE_SCHEMA_VERSION);
-	while (v < STORE_SCHEMA_VERSION) {
+				 t->st->layout->version);
+	while (v < t->st->layout->version) {
 		m = NULL;
-		for (i = 0; i < sizeof(store_migrations) /
-			     sizeof(store_migrations[0]); i++)
-			if (store_migrations[i].from == v)
-				m = &store_migrations[i];
+		for (i = 0; i < t->st->layout->nmigrations; i++)
+			if (t->st->layout->migrations[i].from == v)
+				m = &t->st->layout->migrations[i];
 		if (!m || m->to <= v)
 			BUG("no migration from schema version %u", v);
 		if ((ret = m->fn(t)))
@@ -988,6 +1070,52 @@ int store_map_size(struct store *st, size_t *out)
 		return store_fail(st, NULL, rc, "cannot read the map size");
 	*out = info.me_mapsize;
 	return 0;
+}
+
+/* LMDB does not tell where its map is (mdb_env_info's address is only
+ * set for MDB_FIXEDMAP): find data.mdb's mapping by inode, again only
+ * after the map was resized. */
+static void store_find_map(struct store *st, size_t mapsize)
+{
+	char line[4352];
+	FILE *f = fopen("/proc/self/maps", "re");
+
+	st->map_at = NULL;
+	st->map_seen = mapsize;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi, off;
+		unsigned long long ino;
+		char perms[8], dev[16];
+
+		if (sscanf(line, "%lx-%lx %7s %lx %15s %llu", &lo, &hi, perms,
+			   &off, dev, &ino) == 6 && ino == st->data_ino &&
+		    strstr(line, "/data.mdb") && hi - lo >= mapsize / 2) {
+			st->map_at = (void *)lo;
+			st->map_len = hi - lo;
+		}
+	}
+	fclose(f);
+}
+
+void store_trim_resident(struct store *st)
+{
+	MDB_envinfo info;
+
+	if (!st->data_ino)
+		return;
+	pthread_mutex_lock(&st->mu);
+	if (!st->broken && !mdb_env_info(st->env, &info)) {
+		if (info.me_mapsize != st->map_seen)
+			store_find_map(st, info.me_mapsize);
+		/* Safe at any time: the map is read-only and shared (no
+		 * MDB_WRITEMAP), so a dropped page faults back in from the
+		 * page cache with the same content at the same address. */
+		if (st->map_at)
+			(void)madvise(st->map_at, st->map_len, MADV_DONTNEED);
+	}
+	pthread_mutex_unlock(&st->mu);
 }
 
 const char *store_lmdb_version(void)

@@ -40,6 +40,17 @@ struct store_txn;
 /* The schema this furrow writes; see the migration table in store.c. */
 #define STORE_SCHEMA_VERSION 7u
 
+/* The backup store's schema (STORE_KIND_BACKUP). */
+#define STORE_BACKUP_SCHEMA_VERSION 2u
+
+/* Which store: the state store <state_dir>/db/ (lock furrow.lock), or the
+ * backup store <state_dir>/backup/ (lock backup.lock), a separate LMDB
+ * environment with its own tables, schema and writer lock. */
+enum store_kind {
+	STORE_KIND_STATE = 0,
+	STORE_KIND_BACKUP = 1,
+};
+
 enum store_mode {
 	STORE_READ_WRITE = 0,
 	STORE_READ_ONLY = 1,
@@ -52,6 +63,7 @@ struct store_options {
 	size_t initial_map_bytes;
 	/* The map never grows past this (0: STORE_MAP_MAX_BYTES). */
 	size_t max_map_bytes;
+	enum store_kind kind;   /* 0: the state store */
 };
 
 /*
@@ -162,6 +174,15 @@ int store_writable(const struct store *st);
 
 /* The current map size in bytes (for tests and diagnostics). */
 int store_map_size(struct store *st, size_t *out);
+
+/*
+ * Drop the map's pages from this process's resident set (they stay in
+ * the page cache).  Reading through a large store touches - and, with
+ * the kernel's fault-around, maps - pages that then count as resident
+ * until unmapped; bulk readers (backups) call this now and then to keep
+ * their footprint flat.  Pointers from store_get() stay valid.
+ */
+void store_trim_resident(struct store *st);
 
 /* The linked LMDB's version, "0.9.24"; static, never NULL. */
 const char *store_lmdb_version(void);

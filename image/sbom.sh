@@ -27,6 +27,7 @@ LICENSES = {  # SPDX ids / expressions of the upstream code we link
     "lmdb": "OLDAP-2.8",
     "cjson": "MIT",
     "libsodium": "ISC",
+    "libzstd": "BSD-3-Clause OR GPL-2.0-only",
 }
 
 lock_text = open(os.environ["LOCK"], encoding="utf-8").read()

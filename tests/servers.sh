@@ -202,3 +202,183 @@ stop_git_daemon_netns() {
 	rm -f "$SERVERS_DIR/git-daemon.$ns.pgid"
 	return 0
 }
+
+# --- WebDAV over HTTPS: the offsite copy of backups (core/offsite.c) ---------
+#
+#   start_webdav_https DIR TOKEN
+#       nginx serving DIR at https://localhost:PORT/ with `dav_methods PUT;
+#       create_full_put_path on;` (no DELETE, no other DAV method), every
+#       request needing "Authorization: Bearer TOKEN" (else 401), request
+#       bodies up to 1 MiB (client_max_body_size 1m; more: 413).  TOKEN is
+#       [A-Za-z0-9._~+/=-] only.  Sets and exports
+#         WEBDAV_URL   https://localhost:PORT/  the base URL (objects below it)
+#         WEBDAV_CA    the PEM CA that signed the server certificate
+#                      (DNS:localhost: mbedTLS 2.28 does not match IP SANs)
+#         WEBDAV_PORT  PORT
+#       and writes the same assignments to $SERVERS_DIR/webdav/env, for a
+#       caller that ran it in a child shell (`. "$SERVERS_DIR/webdav/env"`).
+#       For read-back tests the server also lies in one place: PUT
+#       /liar/NAME stores DIR/liar/NAME like any other PUT, but GET and HEAD
+#       of /liar/NAME answer DIR/liar-shadow/NAME (404 if absent).
+#       $SERVERS_DIR/webdav/access.log has `addr "request" status bytes
+#       "content-type"` lines (never the Authorization header).
+#   stop_webdav_https
+#       stop that nginx (and wait until it is gone); stop_servers does too.
+#   start_webdav_https_netns NS ADDR PORT DIR TOKEN
+#       the same inside the network namespace NS (`ip netns`), listening on
+#       ADDR:PORT there, so a test can cut, shape or drop the link (veth,
+#       tc, iptables in NS) in the middle of a transfer.  The certificate
+#       names ADDR as DNS:ADDR and IP:ADDR (mbedTLS compares DNS names as
+#       strings, so https://ADDR:PORT/ verifies).  Sets the same variables
+#       (WEBDAV_URL=https://ADDR:PORT/); state in $SERVERS_DIR/webdav.NS,
+#       env file $SERVERS_DIR/webdav.NS/env.
+#   stop_webdav_https_netns NS
+#       stop the nginx started in NS.
+
+# servers_webdav_tls D NAME...: a CA and a server certificate it signs, for
+# DNS:NAME for every NAME, and IP:NAME too for a NAME that is an address:
+# $D/tls/{ca.pem,cert.pem,key.pem}.
+servers_webdav_tls() {
+	local d=$1 san='' n
+	shift
+	for n in "$@"; do
+		san="$san${san:+,}DNS:$n"
+		case $n in *[!0-9.]*) ;; *) san="$san,IP:$n" ;; esac
+	done
+	mkdir -p "$d/tls"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=furrow-webdav-ca' \
+		-keyout "$d/tls/ca.key" -out "$d/tls/ca.pem" 2>/dev/null || return 1
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=$1" \
+		-keyout "$d/tls/key.pem" -out "$d/tls/req.pem" 2>/dev/null || return 1
+	printf 'subjectAltName=%s\nbasicConstraints=CA:FALSE\n' "$san" >"$d/tls/ext.cnf"
+	openssl x509 -req -in "$d/tls/req.pem" -CA "$d/tls/ca.pem" -CAkey "$d/tls/ca.key" \
+		-CAcreateserial -days 2 -extfile "$d/tls/ext.cnf" \
+		-out "$d/tls/cert.pem" 2>/dev/null
+}
+
+# servers_webdav_conf D LISTEN DIR TOKEN: $D/nginx.conf for a WebDAV PUT/GET
+# server on LISTEN (addr:port) over HTTPS, serving DIR, wanting TOKEN.
+servers_webdav_conf() {
+	local d=$1 listen=$2 dir=$3 token=$4
+	case $token in
+	'' | *[!A-Za-z0-9._~+/=-]*)
+		echo "servers.sh: a WebDAV token is [A-Za-z0-9._~+/=-]+" >&2
+		return 1 ;;
+	esac
+	mkdir -p "$d/tmp" "$dir"
+	# user root: the worker writes into DIR, wherever the test made it.
+	cat >"$d/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+daemon off;
+pid $d/nginx.pid;
+error_log $d/error.log info;
+events { worker_connections 64; }
+http {
+  log_format furrow '\$remote_addr "\$request" \$status \$body_bytes_sent "\$content_type"';
+  access_log $d/access.log furrow;
+  client_body_temp_path $d/tmp/body;
+  proxy_temp_path $d/tmp/proxy;
+  fastcgi_temp_path $d/tmp/fastcgi;
+  uwsgi_temp_path $d/tmp/uwsgi;
+  scgi_temp_path $d/tmp/scgi;
+  map \$http_authorization \$furrow_bearer_ok {
+    default 0;
+    "Bearer $token" 1;
+  }
+  server {
+    listen $listen ssl;
+    ssl_certificate     $d/tls/cert.pem;
+    ssl_certificate_key $d/tls/key.pem;
+    root $dir;
+    client_max_body_size 1m;
+    location / {
+      if (\$furrow_bearer_ok = 0) { return 401; }
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw;
+    }
+    # The liar: what was PUT is stored, something else is read back.
+    location /liar/ {
+      if (\$furrow_bearer_ok = 0) { return 401; }
+      dav_methods PUT;
+      create_full_put_path on;
+      dav_access user:rw;
+      if (\$request_method ~ ^(GET|HEAD)\$) {
+        rewrite ^/liar/(.*)\$ /liar-shadow/\$1 break;
+      }
+    }
+  }
+}
+CONF
+}
+
+# servers_webdav_env D URL PORT: set, export and record WEBDAV_*.
+servers_webdav_env() {
+	WEBDAV_URL=$2
+	WEBDAV_CA=$1/tls/ca.pem
+	WEBDAV_PORT=$3
+	export WEBDAV_URL WEBDAV_CA WEBDAV_PORT
+	printf 'WEBDAV_URL=%q\nWEBDAV_CA=%q\nWEBDAV_PORT=%q\nexport WEBDAV_URL WEBDAV_CA WEBDAV_PORT\n' \
+		"$WEBDAV_URL" "$WEBDAV_CA" "$WEBDAV_PORT" >"$1/env"
+}
+
+# servers_stop_group FILE: stop the process group whose id FILE holds (TERM,
+# then KILL after ~5 s), forget it, remove FILE.
+servers_stop_group() {
+	local f=$1 g i
+	[ -f "$f" ] || return 0
+	g=$(cat "$f")
+	kill -TERM -- "-$g" 2>/dev/null
+	for i in $(seq 1 50); do
+		kill -0 -- "-$g" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -KILL -- "-$g" 2>/dev/null
+	sed -i "/^$g\$/d" "$SERVERS_DIR/pgids"
+	rm -f "$f"
+	return 0
+}
+
+start_webdav_https() {
+	local dir=$1 token=$2 d=$SERVERS_DIR/webdav port
+	servers_init
+	mkdir -p "$d"
+	servers_webdav_tls "$d" localhost || return 1
+	port=$(servers_free_port)
+	servers_webdav_conf "$d" "127.0.0.1:$port" "$dir" "$token" || return 1
+	servers_spawn "$d/nginx.log" nginx -c "$d/nginx.conf" -e "$d/error.log"
+	tail -n 1 "$SERVERS_DIR/pgids" >"$d/pgid"
+	servers_wait_port "$port" || { cat "$d/nginx.log" "$d/error.log" >&2; return 1; }
+	servers_webdav_env "$d" "https://localhost:$port/" "$port"
+}
+
+stop_webdav_https() {
+	servers_stop_group "$SERVERS_DIR/webdav/pgid"
+}
+
+start_webdav_https_netns() {
+	local ns=$1 addr=$2 port=$3 dir=$4 token=$5 d=$SERVERS_DIR/webdav.$1 i
+	servers_init
+	mkdir -p "$d"
+	servers_webdav_tls "$d" "$addr" || return 1
+	servers_webdav_conf "$d" "$addr:$port" "$dir" "$token" || return 1
+	servers_spawn "$d/nginx.log" ip netns exec "$ns" \
+		nginx -c "$d/nginx.conf" -e "$d/error.log"
+	tail -n 1 "$SERVERS_DIR/pgids" >"$d/pgid"
+	for i in $(seq 1 50); do
+		if ip netns exec "$ns" bash -c 'exec 3<>"/dev/tcp/$0/$1"' \
+			"$addr" "$port" 2>/dev/null; then
+			servers_webdav_env "$d" "https://$addr:$port/" "$port"
+			return 0
+		fi
+		sleep 0.1
+	done
+	echo "servers.sh: nothing listens on $addr:$port in netns $ns" >&2
+	cat "$d/nginx.log" "$d/error.log" >&2
+	return 1
+}
+
+stop_webdav_https_netns() {
+	servers_stop_group "$SERVERS_DIR/webdav.$1/pgid"
+}

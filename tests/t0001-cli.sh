@@ -60,6 +60,7 @@ test_expect_success 'version reports every linked library at run time' '
 	test_grep -E "^  lua +5\.4\." out &&
 	test_grep -E "^  lmdb +0\.9\." out &&
 	test_grep -E "^  zlib +1\.2\." out &&
+	test_grep -E "^  zstd +1\.5\." out &&
 	test_grep -E "^  cjson +1\.7\." out &&
 	test_grep -E "^  tls +mbedTLS/2\.28" out
 '
@@ -70,8 +71,9 @@ test_expect_success 'version --json is JSON with the same facts' '
 import json,sys
 d = json.load(open(\"out.json\"))
 libs = d[\"libraries\"]
-assert set(libs) == {\"libgit2\",\"libcurl\",\"mbedtls\",\"libsodium\",\"lua\",\"lmdb\",\"zlib\",\"cjson\"}, libs
+assert set(libs) == {\"libgit2\",\"libcurl\",\"mbedtls\",\"libsodium\",\"lua\",\"lmdb\",\"zlib\",\"zstd\",\"cjson\"}, libs
 assert libs[\"libgit2\"].startswith(\"1.5.\"), libs
+assert libs[\"zstd\"].startswith(\"1.5.\"), libs
 assert d[\"furrow\"] and d[\"git_revision\"]
 "
 '

@@ -332,7 +332,7 @@ static int check_chunks(struct store *st, unsigned from, unsigned count)
 static void test_growth(void)
 {
 	const char *dir = dir_named("grow");
-	struct store_options o = { STORE_READ_WRITE, 64 * 1024, 0 };
+	struct store_options o = { STORE_READ_WRITE, 64 * 1024, 0, STORE_KIND_STATE };
 	struct store *st = NULL;
 	struct fill f;
 	size_t before = 0, after = 0;
@@ -375,7 +375,7 @@ static void test_growth(void)
 static void test_growth_max(void)
 {
 	const char *dir = dir_named("growmax");
-	struct store_options o = { STORE_READ_WRITE, 64 * 1024, 512 * 1024 };
+	struct store_options o = { STORE_READ_WRITE, 64 * 1024, 512 * 1024, STORE_KIND_STATE };
 	struct store *st = NULL;
 	struct strbuf sb = STRBUF_INIT;
 	struct fill f = { 0, 8 };
@@ -413,7 +413,7 @@ static void test_growth_max(void)
 static void test_lock_same_process(void)
 {
 	const char *dir = dir_named("lock1");
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct store *st = NULL, *st2 = NULL;
 	char want[64];
 	int ret;
@@ -434,6 +434,43 @@ static void test_lock_same_process(void)
 	store_free(st);
 	ret = store_open(&st, dir, NULL);
 	is_int(ret, 0, "lock released by store_free");
+	store_free(st);
+}
+
+/* The backup store: its own environment, lock and tables beside the
+ * state store of the same state dir, in the same process. */
+static void test_backup_kind(void)
+{
+	const char *dir = dir_named("bk");
+	struct store_options bo = { STORE_READ_WRITE, 0, 0, STORE_KIND_BACKUP };
+	struct store_options bro = { STORE_READ_ONLY, 0, 0, STORE_KIND_BACKUP };
+	struct store *st = NULL, *bk = NULL, *bk2 = NULL;
+	struct stat sb;
+	unsigned v = 0;
+	int ret;
+
+	is_int(store_open(&bk2, dir, &bro), FURROW_ENOENT,
+	       "read-only backup store before any exists: ENOENT");
+	error_clear();
+	if ((ret = store_open(&st, dir, NULL)) ||
+	    (ret = store_open(&bk, dir, &bo))) {
+		ok(0, "open state and backup stores: %s", error_message());
+		store_free(st);
+		return;
+	}
+	ok(stat(file_in(dir, "backup/data.mdb"), &sb) == 0 &&
+	   stat(file_in(dir, "backup.lock"), &sb) == 0 &&
+	   stat(file_in(dir, "db/data.mdb"), &sb) == 0,
+	   "backup/ and backup.lock beside db/ and furrow.lock");
+	ok(!store_schema_version(bk, &v) && v == STORE_BACKUP_SCHEMA_VERSION,
+	   "backup store at its own schema version %u", v);
+	is_int(store_put1(bk, "chunks", "k", 1, "v", 1), 0,
+	       "the backup store has a chunks table");
+	ret = store_open(&bk2, dir, &bo);
+	is_int(ret, FURROW_EBUSY, "a second backup writer is refused");
+	ok(has_msg("backup store"), "message says backup store: %s",
+	   error_message());
+	store_free(bk);
 	store_free(st);
 }
 
@@ -500,7 +537,7 @@ static void test_lock_other_process(void)
 static void test_reader_beside_writer(void)
 {
 	const char *dir = dir_named("reader");
-	struct store_options o = { STORE_READ_WRITE, 64 * 1024, 0 };
+	struct store_options o = { STORE_READ_WRITE, 64 * 1024, 0, STORE_KIND_STATE };
 	struct store *st = NULL;
 	struct fill f = { 0, 128 };
 	int up[2], down[2], status = 0, ret;
@@ -520,7 +557,7 @@ static void test_reader_beside_writer(void)
 	if (pid == 0) {
 		/* Never touch the parent's handle here: LMDB does not cross
 		 * fork().  Open a fresh, read-only one. */
-		struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+		struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 		struct strbuf sb = STRBUF_INIT;
 		struct store *cst = NULL;
 		int ok1, ok2;
@@ -573,7 +610,7 @@ static int hang_txn(struct store_txn *txn, void *arg)
 static void test_stale_reader(void)
 {
 	const char *dir = dir_named("stale");
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct store *st = NULL;
 	struct stat sb = { 0 };
 	char buf[CHUNK];
@@ -639,7 +676,7 @@ static void test_stale_reader(void)
 static void test_readonly_missing(void)
 {
 	const char *dir = dir_named("nothing");
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct store *st = NULL;
 
 	is_int(store_open(&st, dir, &ro), FURROW_ENOENT,
@@ -726,7 +763,7 @@ static void test_migrate_keeps_user_data(void)
 {
 	const char *dir = dir_named("v1user");
 	struct strbuf sb = STRBUF_INIT, old_id = STRBUF_INIT;
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct store *st = NULL;
 	unsigned version = 0;
 	int ret;
@@ -768,7 +805,7 @@ static void test_newer_version(void)
 	const char *dir = dir_named("v7");
 	const char *data = file_in(dir, "db/data.mdb");
 	struct strbuf before = STRBUF_INIT, after = STRBUF_INIT;
-	struct store_options ro = { STORE_READ_ONLY, 0, 0 };
+	struct store_options ro = { STORE_READ_ONLY, 0, 0, STORE_KIND_STATE };
 	struct store *st = NULL;
 
 	is_int(store_create_at_version(dir, 8), 0, "create a version 8 store");
@@ -874,6 +911,7 @@ int main(void)
 	test_growth();
 	test_growth_max();
 	test_lock_same_process();
+	test_backup_kind();
 	test_lock_other_process();
 	test_reader_beside_writer();
 	test_stale_reader();

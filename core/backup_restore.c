@@ -1,0 +1,507 @@
+/*
+ * backup_restore.c - write a snapshot's tree back to disk: into a new
+ * directory (restore, drill) or over an app's data in place (data
+ * rollback).
+ *
+ * Entries come parents first; a path is only created below a directory
+ * this restore made itself, so a manifest cannot lead a restore outside
+ * its target through a symlink.  Directory modes and times are applied
+ * last (children change a directory's mtime).  Holes stay holes.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "backup_int.h"
+#include "error.h"
+#include "fileutil.h"
+#include "limits.h"
+#include "log.h"
+#include "monoclock.h"
+#include "store.h"
+#include "strbuf.h"
+#include "banned.h"
+
+struct dir_done {
+	char *path;
+	struct bt_entry e;         /* path/target not valid: use path */
+};
+
+struct restore {
+	const struct chunk_source *src;
+	const char *root;
+	struct dir_done *dirs;
+	size_t ndirs, alloc;
+	struct strbuf abs, blob, plain;
+	struct backup_restore_stats *stats;
+	int as_root;
+};
+
+static int dir_known(const struct restore *r, const char *p, size_t n)
+{
+	size_t i;
+
+	/* Newest first: a child usually follows its parent closely. */
+	for (i = r->ndirs; i-- > 0;)
+		if (strlen(r->dirs[i].path) == n && !memcmp(r->dirs[i].path, p, n))
+			return 1;
+	return 0;
+}
+
+/* The parent of e must be a directory made by this restore (or the
+ * root); abs is set to the entry's absolute path. */
+static int place(struct restore *r, const struct bt_entry *e)
+{
+	const char *slash = memrchr(e->path, '/', e->path_len);
+
+	if (slash && !dir_known(r, e->path, (size_t)(slash - e->path)))
+		return error_set(FURROW_ESYNTAX, "manifest: %.*s comes before "
+				 "(or without) its directory", (int)e->path_len,
+				 e->path);
+	strbuf_reset(&r->abs);
+	strbuf_addf(&r->abs, "%s/%.*s", r->root, (int)e->path_len, e->path);
+	return 0;
+}
+
+static void set_times(struct timespec ts[2], const struct bt_entry *e)
+{
+	ts[0].tv_sec = ts[1].tv_sec = e->mtime_sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
+}
+
+static int finish_attrs(struct restore *r, int fd, const char *path,
+			const struct bt_entry *e, int is_link)
+{
+	struct timespec ts[2];
+
+	set_times(ts, e);
+	if (r->as_root &&
+	    (fd >= 0 ? fchown(fd, e->uid, e->gid) :
+	     fchownat(AT_FDCWD, path, e->uid, e->gid, AT_SYMLINK_NOFOLLOW)) < 0)
+		return error_errno(FURROW_EIO, "cannot chown %s", path);
+	if (!is_link && (fd >= 0 ? fchmod(fd, e->mode) :
+			 chmod(path, e->mode)) < 0)
+		return error_errno(FURROW_EIO, "cannot chmod %s", path);
+	if ((fd >= 0 ? futimens(fd, ts) :
+	     utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW)) < 0)
+		return error_errno(FURROW_EIO, "cannot set times of %s", path);
+	return 0;
+}
+
+static int restore_file(struct restore *r, const struct bt_entry *e)
+{
+	struct bt_extent_reader xr;
+	struct bt_extent x;
+	uint64_t off = 0;
+	int fd, ret = 0;
+
+	fd = open(r->abs.buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+		  O_CLOEXEC, 0600);
+	if (fd < 0)
+		return error_errno(FURROW_EIO, "cannot create %s", r->abs.buf);
+	bt_extents(&xr, e);
+	while (!ret && bt_extent_next(&xr, &x)) {
+		if (!x.hole) {
+			ret = chunk_read(r->src, x.id, &r->blob, &r->plain);
+			if (!ret && r->plain.len != x.len)
+				ret = error_set(FURROW_EVERIFY, "chunk length "
+						"differs from the manifest");
+			if (!ret && pwrite(fd, r->plain.buf, r->plain.len,
+					   (off_t)off) != (ssize_t)r->plain.len)
+				ret = error_errno(FURROW_EIO, "cannot write %s",
+						  r->abs.buf);
+			r->stats->chunks++;
+		}
+		off += x.len;
+	}
+	if (!ret && ftruncate(fd, (off_t)e->size) < 0)
+		ret = error_errno(FURROW_EIO, "cannot size %s", r->abs.buf);
+	if (!ret)
+		ret = finish_attrs(r, fd, r->abs.buf, e, 0);
+	if (close(fd) < 0 && !ret)
+		ret = error_errno(FURROW_EIO, "cannot write %s", r->abs.buf);
+	if (ret)
+		return error_prefix(ret, "%.*s", (int)e->path_len, e->path);
+	r->stats->bytes += e->size;
+	return 0;
+}
+
+static int restore_entry(struct restore *r, const struct bt_entry *e)
+{
+	struct strbuf tmp = STRBUF_INIT;
+	int ret = 0;
+
+	if ((ret = place(r, e)))
+		return ret;
+	r->stats->files++;
+	switch (e->type) {
+	case BT_DIR:
+		if (mkdir(r->abs.buf, 0700) < 0)
+			return error_errno(FURROW_EIO, "cannot create %s",
+					   r->abs.buf);
+		if (r->ndirs == r->alloc) {
+			r->alloc = r->alloc ? 2 * r->alloc : 64;
+			r->dirs = realloc(r->dirs, r->alloc * sizeof(*r->dirs));
+		}
+		r->dirs[r->ndirs].path = strndup(e->path, e->path_len);
+		r->dirs[r->ndirs].e = *e;
+		r->ndirs++;
+		return 0;
+	case BT_FILE:
+		return restore_file(r, e);
+	case BT_SYMLINK:
+		strbuf_add(&tmp, e->target, e->target_len);
+		if (symlink(tmp.buf, r->abs.buf) < 0)
+			ret = error_errno(FURROW_EIO, "cannot create symlink %s",
+					  r->abs.buf);
+		else
+			ret = finish_attrs(r, -1, r->abs.buf, e, 1);
+		break;
+	case BT_HARDLINK:
+		strbuf_addf(&tmp, "%s/%.*s", r->root, (int)e->target_len,
+			    e->target);
+		if (link(tmp.buf, r->abs.buf) < 0)
+			ret = error_errno(FURROW_EIO, "cannot link %s to %s",
+					  r->abs.buf, tmp.buf);
+		break;
+	case BT_FIFO:
+		if (mkfifo(r->abs.buf, 0600) < 0)
+			ret = error_errno(FURROW_EIO, "cannot create fifo %s",
+					  r->abs.buf);
+		else
+			ret = finish_attrs(r, -1, r->abs.buf, e, 0);
+		break;
+	}
+	strbuf_release(&tmp);
+	return ret;
+}
+
+int restore_tree(const struct chunk_source *src, const void *tree,
+		 size_t tree_len, const char *dir,
+		 struct backup_restore_stats *stats)
+{
+	struct restore r;
+	struct bt_reader rd;
+	struct bt_entry e;
+	size_t i;
+	int ret;
+
+	memset(&r, 0, sizeof(r));
+	r.src = src;
+	r.root = dir;
+	r.stats = stats;
+	r.as_root = geteuid() == 0;
+	strbuf_init(&r.abs, 256);
+	if ((ret = bt_reader_init(&rd, tree, tree_len)))
+		goto out;
+	while ((ret = bt_next(&rd, &e)) == 1)
+		if ((ret = restore_entry(&r, &e)))
+			break;
+	/* Directories last, deepest first. */
+	for (i = r.ndirs; !ret && i-- > 0;) {
+		strbuf_reset(&r.abs);
+		strbuf_addf(&r.abs, "%s/%s", dir, r.dirs[i].path);
+		ret = finish_attrs(&r, -1, r.abs.buf, &r.dirs[i].e, 0);
+	}
+out:
+	for (i = 0; i < r.ndirs; i++)
+		free(r.dirs[i].path);
+	free(r.dirs);
+	strbuf_release(&r.abs);
+	strbuf_release(&r.blob);
+	strbuf_release(&r.plain);
+	return ret < 0 ? ret : 0;
+}
+
+/* ---- removing a tree ---- */
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	if (flag == FTW_DP ? rmdir(path) : unlink(path))
+		return errno == ENOENT ? 0 : -1;
+	return 0;
+}
+
+int backup_rmtree(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0)
+		return errno == ENOENT ? 0 :
+			error_errno(FURROW_EIO, "cannot stat %s", path);
+	/* Directories may have been left without write or search
+	 * permission by a restore cut short; we are their owner. */
+	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
+		return error_errno(FURROW_EIO, "cannot remove %s", path);
+	return 0;
+}
+
+/* ---- restore into a new directory ---- */
+
+/* The hidden sibling a restore into path (no trailing slash) writes
+ * first: "<dir>/.furrow-restore-<name>-<pid>"; dir and the part before
+ * the pid also go to the caller, to find those of dead restores. */
+static void hidden_sibling(struct strbuf *out, struct strbuf *dir,
+			   struct strbuf *prefix, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	strbuf_reset(dir);
+	if (slash)
+		strbuf_add(dir, path, slash > path ? (size_t)(slash - path) : 1);
+	else
+		strbuf_addch(dir, '.');
+	strbuf_reset(prefix);
+	strbuf_addf(prefix, ".furrow-restore-%s-", slash ? slash + 1 : path);
+	strbuf_reset(out);
+	strbuf_addf(out, "%s%s%s%ld", dir->buf,
+		    dir->buf[dir->len - 1] == '/' ? "" : "/", prefix->buf,
+		    (long)getpid());
+}
+
+/* A restore killed before its rename leaves its hidden sibling behind
+ * (a drill's lives in the state dir): remove those of this target whose
+ * process is gone.  A live one (another restore) is left alone. */
+static void remove_dead_siblings(const char *dir, const char *prefix)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct dirent *de;
+	size_t n = strlen(prefix);
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, prefix, n))
+			continue;
+		errno = 0;
+		pid = strtol(de->d_name + n, &end, 10);
+		if (end == de->d_name + n || *end || pid <= 0 || errno ||
+		    pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		strbuf_reset(&p);
+		strbuf_addf(&p, "%s/%s", dir, de->d_name);
+		(void)backup_rmtree(p.buf);
+	}
+	closedir(d);
+	strbuf_release(&p);
+	error_clear();
+}
+
+/* 1 if path is a directory with nothing in it. */
+static int empty_dir(const char *path)
+{
+	struct dirent *de;
+	DIR *d = opendir(path);
+	int empty = 1;
+
+	if (!d)
+		return 0;
+	while (empty && (de = readdir(d)))
+		empty = !strcmp(de->d_name, ".") || !strcmp(de->d_name, "..");
+	closedir(d);
+	return empty;
+}
+
+int restore_to_new_dir(const struct chunk_source *src,
+		       const struct backup_record *rec, const char *to_dir,
+		       struct backup_restore_stats *stats)
+{
+	struct strbuf tree = STRBUF_INIT, tmp = STRBUF_INIT, to = STRBUF_INIT,
+		      dir = STRBUF_INIT, prefix = STRBUF_INIT;
+	struct stat st;
+	double t0 = monoclock_now();
+	int ret;
+
+	memset(stats, 0, sizeof(*stats));
+	/* "out/" is "out": the hidden sibling goes beside it, not in it. */
+	strbuf_addstr(&to, to_dir);
+	while (to.len > 1 && to.buf[to.len - 1] == '/')
+		strbuf_setlen(&to, to.len - 1);
+	if (!to.len || !strcmp(to.buf, "/")) {
+		ret = error_set(FURROW_EINVAL, "restore: --to needs a new or "
+				"empty directory");
+		goto out;
+	}
+	/* A new directory, or an empty one, which the rename replaces: it
+	 * stays as it was if the restore fails. */
+	if (lstat(to.buf, &st) == 0 && (!S_ISDIR(st.st_mode) ||
+					!empty_dir(to.buf))) {
+		ret = error_set(FURROW_EINVAL, "restore: %s already exists "
+				"and is not an empty directory", to.buf);
+		goto out;
+	}
+	hidden_sibling(&tmp, &dir, &prefix, to.buf);
+	remove_dead_siblings(dir.buf, prefix.buf);
+	(void)backup_rmtree(tmp.buf);
+	error_clear();
+	if (mkdir(tmp.buf, 0700) < 0) {
+		ret = error_errno(FURROW_EIO, "restore: cannot create %s",
+				  tmp.buf);
+		goto out;
+	}
+	if ((ret = tree_load(src, rec, &tree)) ||
+	    (ret = restore_tree(src, tree.buf, tree.len, tmp.buf, stats)))
+		goto out;
+	if (rename(tmp.buf, to.buf) < 0) {
+		ret = error_errno(FURROW_EIO, "restore: cannot rename %s to "
+				  "%s", tmp.buf, to.buf);
+		goto out;
+	}
+	stats->seconds = monoclock_now() - t0;
+out:
+	if (ret && tmp.len) {
+		char keep[FURROW_ERROR_MAX];
+		int code = error_code();
+
+		snprintf(keep, sizeof(keep), "%s", error_message());
+		(void)backup_rmtree(tmp.buf);
+		error_set(code ? code : ret, "%s", keep);
+	}
+	strbuf_release(&tree);
+	strbuf_release(&tmp);
+	strbuf_release(&to);
+	strbuf_release(&dir);
+	strbuf_release(&prefix);
+	return ret;
+}
+
+int backup_restore(struct backup_store *bs, const char *app, uint64_t id,
+		   const char *to_dir, struct backup_restore_stats *stats)
+{
+	struct backup_record rec;
+	struct chunk_source src;
+	int ret;
+
+	memset(stats, 0, sizeof(*stats));
+	if ((ret = record_load(bs, id, &rec)))
+		return ret;
+	if (strcmp(rec.info.app, app)) {
+		ret = error_set(FURROW_ENOENT, "snapshot %llu is of app %s, "
+				"not %s", (unsigned long long)id, rec.info.app,
+				app);
+	} else {
+		backup_local_source(&src, bs);
+		ret = restore_to_new_dir(&src, &rec, to_dir, stats);
+	}
+	record_release(&rec);
+	return ret;
+}
+
+/* ---- data rollback: restore in place ---- */
+
+/* renameat2(RENAME_EXCHANGE) by system call: musl 1.2.3 has no wrapper. */
+#ifndef RENAME_EXCHANGE
+#define RENAME_EXCHANGE (1 << 1)
+#endif
+static int exchange(const char *a, const char *b)
+{
+	return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b,
+			    RENAME_EXCHANGE);
+}
+
+int backup_restore_in_place(struct backup_store *bs, uint64_t id,
+			    const char *data_dir)
+{
+	struct backup_record rec;
+	struct chunk_source src;
+	struct backup_restore_stats stats;
+	struct strbuf tree = STRBUF_INIT, tmp = STRBUF_INIT, from = STRBUF_INIT,
+		      to = STRBUF_INIT, trash = STRBUF_INIT;
+	struct stat st;
+	size_t i;
+	int ret, fd;
+
+	memset(&stats, 0, sizeof(stats));
+	if ((ret = record_load(bs, id, &rec)))
+		return ret;
+	backup_local_source(&src, bs);
+	/* A sibling of data/ on the same filesystem, so that each path can
+	 * be exchanged with one rename. */
+	strbuf_addf(&tmp, "%s.restore", data_dir);
+	strbuf_addf(&trash, "%s/.trash", tmp.buf);
+	if ((ret = backup_rmtree(tmp.buf)))
+		goto out;
+	if (mkdir(tmp.buf, 0700) < 0) {
+		ret = error_errno(FURROW_EIO, "cannot create %s", tmp.buf);
+		goto out;
+	}
+	if ((ret = tree_load(&src, &rec, &tree)) ||
+	    (ret = restore_tree(&src, tree.buf, tree.len, tmp.buf, &stats)))
+		goto out;
+	if ((fd = open(tmp.buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+		(void)syncfs(fd);
+		close(fd);
+	}
+	if (mkdir(trash.buf, 0700) < 0) {
+		ret = error_errno(FURROW_EIO, "cannot create %s", trash.buf);
+		goto out;
+	}
+	for (i = 0; i < rec.npaths && !ret; i++) {
+		strbuf_reset(&from);
+		strbuf_reset(&to);
+		strbuf_addf(&from, "%s/%s", tmp.buf, rec.paths[i]);
+		strbuf_addf(&to, "%s/%s", data_dir, rec.paths[i]);
+		if (lstat(from.buf, &st) < 0) {
+			/* Not there at snapshot time (or inside an earlier
+			 * path): what is there now goes. */
+			strbuf_reset(&from);
+			strbuf_addf(&from, "%s/%zu", trash.buf, i);
+			if (lstat(to.buf, &st) == 0 &&
+			    rename(to.buf, from.buf) < 0)
+				ret = error_errno(FURROW_EIO, "cannot move %s "
+						  "aside", to.buf);
+			continue;
+		}
+		{
+			char *slash = strrchr(to.buf, '/');
+
+			*slash = '\0';
+			ret = file_mkdirs(to.buf, 0700);
+			*slash = '/';
+			if (ret)
+				break;
+		}
+		if (exchange(from.buf, to.buf) < 0) {
+			if (errno != ENOENT) {
+				ret = error_errno(FURROW_EIO, "cannot exchange "
+						  "%s and %s", from.buf,
+						  to.buf);
+				break;
+			}
+			if (rename(from.buf, to.buf) < 0)
+				ret = error_errno(FURROW_EIO, "cannot move %s "
+						  "to %s", from.buf, to.buf);
+		}
+	}
+	if (!ret)
+		ret = file_sync_dir_of(to.len ? to.buf : data_dir);
+	if (!ret)
+		ret = backup_rmtree(tmp.buf);
+out:
+	if (ret)
+		ret = error_prefix(ret, "restoring snapshot %llu into %s",
+				   (unsigned long long)id, data_dir);
+	record_release(&rec);
+	strbuf_release(&tree);
+	strbuf_release(&tmp);
+	strbuf_release(&from);
+	strbuf_release(&to);
+	strbuf_release(&trash);
+	return ret;
+}
