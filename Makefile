@@ -140,6 +140,7 @@ bench: $(BUILD)/furrow
 	BUILD=$(BUILD) bench/plan.sh
 	BUILD=$(BUILD) bench/apply.sh
 	BUILD=$(BUILD) bench/container.sh
+	BUILD=$(BUILD) bench/backup.sh
 	[ -z "$$SOAK_SECONDS" ] || BUILD=$(BUILD) bench/soak.sh
 
 sbom: $(BUILD)/sbom.cdx.json

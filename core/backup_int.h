@@ -53,9 +53,12 @@ struct chunk_source {
 /* The local store as a chunk source. */
 void backup_local_source(struct chunk_source *src, struct backup_store *bs);
 
-/* Seal a chunk: compress (when it pays) and encrypt; blob replaced. */
+/* Seal a chunk: compress (when it pays) and encrypt; blob replaced.
+ * scratch (may be NULL) is working space kept between calls, so that a
+ * stream of chunks does not allocate (and, for large blocks, map) anew. */
 int chunk_seal(const struct backup_key *k, const unsigned char id[BT_ID_BYTES],
-	       const void *data, size_t len, struct strbuf *blob);
+	       const void *data, size_t len, struct strbuf *blob,
+	       struct strbuf *scratch);
 /* Open, decompress and check that the plaintext has this id
  * (FURROW_EVERIFY naming the chunk otherwise); plain replaced. */
 int chunk_unseal(const struct backup_key *k,
@@ -65,6 +68,20 @@ int chunk_unseal(const struct backup_key *k,
 int chunk_read(const struct chunk_source *src,
 	       const unsigned char id[BT_ID_BYTES], struct strbuf *blob,
 	       struct strbuf *plain);
+
+/* Sealing new chunks on worker threads (backup_sealer.c): submit copies
+ * of chunks; when sealer_full(), sealer_drain() seals what is left on
+ * this thread too, waits, and calls fn for each sealed blob in submit
+ * order (stopping at the first error, which it returns). */
+struct sealer;
+typedef int (*sealer_fn)(void *arg, const unsigned char *id,
+			 const void *blob, size_t len);
+struct sealer *sealer_new(const struct backup_key *key);
+int sealer_full(const struct sealer *s);
+void sealer_submit(struct sealer *s, const unsigned char id[BT_ID_BYTES],
+		   const void *data, size_t len);
+int sealer_drain(struct sealer *s, sealer_fn fn, void *arg);
+void sealer_free(struct sealer *s);
 
 /* The snapshot record: what a snapshot is, with its tree's chunks. */
 struct backup_record {

@@ -110,6 +110,9 @@ struct snap {
 	struct strbuf extents;     /* of the file being read */
 	uint64_t nextents;
 	struct backup_info *info;
+	struct sealer *sealer;     /* seals new chunks on other threads */
+	unsigned char inflight[32][BT_ID_BYTES]; /* submitted, not drained */
+	size_t ninflight;
 	dev_t root_dev;
 	int skipped_special;
 };
@@ -149,7 +152,7 @@ static int flush_fn(struct store_txn *t, void *arg)
 	return 0;
 }
 
-static int flush(struct snap *s)
+static int flush_batch(struct snap *s)
 {
 	int ret = 0;
 
@@ -167,6 +170,9 @@ struct exists_arg {
 	const unsigned char *id;
 	int found;
 };
+
+static int add_sealed(void *arg, const unsigned char *id, const void *blob,
+		      size_t len);
 
 static int exists_fn(struct store_txn *t, void *arg)
 {
@@ -192,17 +198,58 @@ static int chunk_known(struct snap *s, const unsigned char *id, int *found)
 		*found = 1;
 		return 0;
 	}
+	for (size_t i = 0; i < s->ninflight; i++)
+		if (!memcmp(s->inflight[i], id, BT_ID_BYTES)) {
+			*found = 1;
+			return 0;
+		}
 	ret = store_view(s->bs->st, exists_fn, &a);
 	*found = a.found;
 	return ret;
 }
 
-/* Store one chunk (unless stored already); its id in id. */
+/* A sealed chunk joins the batch (flushed first when full). */
+static int add_sealed(void *arg, const unsigned char *id, const void *blob,
+		      size_t len)
+{
+	struct snap *s = arg;
+	struct pending *p;
+	size_t i;
+	int ret;
+
+	if (s->npend == BATCH_MAX_CHUNKS / 2 ||
+	    s->batch.len + len > LIMIT_BACKUP_BATCH_BYTES)
+		if ((ret = flush_batch(s)))
+			return ret;
+	p = &s->pend[s->npend];
+	memcpy(p->id, id, BT_ID_BYTES);
+	p->off = s->batch.len;
+	p->len = len;
+	strbuf_add(&s->batch, blob, len);
+	s->npend++;
+	for (i = hash_bytes(id, 8) & (2 * BATCH_MAX_CHUNKS - 1); s->set[i];
+	     i = (i + 1) & (2 * BATCH_MAX_CHUNKS - 1))
+		;
+	s->set[i] = (unsigned)s->npend;
+	s->info->new_chunks++;
+	s->info->new_bytes += len;
+	return 0;
+}
+
+/* Everything submitted sealed and in the batch. */
+static int drain(struct snap *s)
+{
+	int ret = sealer_drain(s->sealer, add_sealed, s);
+
+	s->ninflight = 0;
+	return ret;
+}
+
+/* Store one chunk (unless stored already); its id in id.  New chunks
+ * are sealed on the sealer's threads. */
 static int put_chunk(struct snap *s, const unsigned char *data, size_t len,
 		     unsigned char id[BT_ID_BYTES])
 {
-	struct pending *p;
-	size_t i;
 	int found, ret;
 
 	backup_chunk_id(&s->bs->key, data, len, id);
@@ -210,24 +257,10 @@ static int put_chunk(struct snap *s, const unsigned char *data, size_t len,
 		return ret;
 	if (found)
 		return 0;
-	if ((ret = chunk_seal(&s->bs->key, id, data, len, &s->blob)))
+	if (sealer_full(s->sealer) && (ret = drain(s)))
 		return ret;
-	if (s->npend == BATCH_MAX_CHUNKS / 2 ||
-	    s->batch.len + s->blob.len > LIMIT_BACKUP_BATCH_BYTES)
-		if ((ret = flush(s)))
-			return ret;
-	p = &s->pend[s->npend];
-	memcpy(p->id, id, BT_ID_BYTES);
-	p->off = s->batch.len;
-	p->len = s->blob.len;
-	strbuf_add(&s->batch, s->blob.buf, s->blob.len);
-	s->npend++;
-	for (i = hash_bytes(id, 8) & (2 * BATCH_MAX_CHUNKS - 1); s->set[i];
-	     i = (i + 1) & (2 * BATCH_MAX_CHUNKS - 1))
-		;
-	s->set[i] = (unsigned)s->npend;
-	s->info->new_chunks++;
-	s->info->new_bytes += s->blob.len;
+	memcpy(s->inflight[s->ninflight++], id, BT_ID_BYTES);
+	sealer_submit(s->sealer, id, data, len);
 	return 0;
 }
 
@@ -776,6 +809,7 @@ static void snap_release(struct snap *s)
 	strbuf_release(&s->rel);
 	strbuf_release(&s->extents);
 	free(s->buf);
+	sealer_free(s->sealer);
 }
 
 int backup_take(struct backup_store *bs, const struct backup_request *req,
@@ -798,6 +832,9 @@ int backup_take(struct backup_store *bs, const struct backup_request *req,
 	s->req = req;
 	s->info = out;
 	s->buf = malloc(READ_BUF_BYTES);
+	s->sealer = sealer_new(&bs->key);
+	if (!s->sealer || !s->buf)
+		BUG("out of memory");
 	snprintf(out->app, sizeof(out->app), "%s", req->app);
 	snprintf(out->tag, sizeof(out->tag), "%s", req->tag);
 	snprintf(out->commit, sizeof(out->commit), "%s",
@@ -837,6 +874,8 @@ int backup_take(struct backup_store *bs, const struct backup_request *req,
 			goto out;
 		rec.ntree++;
 	}
+	if ((ret = drain(s)))
+		goto out;
 	ca.s = s;
 	ca.rec = &rec;
 	if ((ret = store_update(bs->st, commit_fn, &ca))) {

@@ -3,6 +3,7 @@
  * records and their codec (backup_int.h).
  */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "backup_int.h"
+#include "bug.h"
 #include "compress.h"
 #include "config.h"
 #include "error.h"
@@ -130,56 +132,90 @@ void backup_close(struct backup_store *bs)
 /* ---- chunks ---- */
 
 int chunk_seal(const struct backup_key *k, const unsigned char id[BT_ID_BYTES],
-	       const void *data, size_t len, struct strbuf *blob)
+	       const void *data, size_t len, struct strbuf *blob,
+	       struct strbuf *scratch)
 {
-	struct strbuf plain = STRBUF_INIT;
+	struct strbuf own = STRBUF_INIT, *plain = scratch ? scratch : &own;
 	int ret;
 
-	strbuf_grow(&plain, len + 64);
-	strbuf_addch(&plain, CHUNK_ZSTD);
-	if (compress_zstd(&plain, data, len, CHUNK_ZSTD_LEVEL) ||
-	    plain.len >= len + 1) {
+	strbuf_reset(plain);
+	strbuf_grow(plain, len + 64);
+	strbuf_addch(plain, CHUNK_ZSTD);
+	if (compress_zstd(plain, data, len, CHUNK_ZSTD_LEVEL) ||
+	    plain->len >= len + 1) {
 		/* Incompressible (or the compressor failed): store as is. */
 		error_clear();
-		strbuf_reset(&plain);
-		strbuf_addch(&plain, CHUNK_STORED);
-		strbuf_add(&plain, data, len);
+		strbuf_reset(plain);
+		strbuf_addch(plain, CHUNK_STORED);
+		strbuf_add(plain, data, len);
 	}
 	strbuf_reset(blob);
-	ret = backup_seal(k, 'c', id, BT_ID_BYTES, plain.buf, plain.len, blob);
-	strbuf_release(&plain);
+	ret = backup_seal(k, 'c', id, BT_ID_BYTES, plain->buf, plain->len,
+			  blob);
+	strbuf_release(&own);
 	return ret;
+}
+
+/* A buffer per thread for chunk_unseal()'s decrypted, still compressed
+ * bytes: restores open every chunk, and a fresh 256 KiB buffer each time
+ * costs an mmap and an munmap with musl.  Freed when the thread ends. */
+static pthread_key_t inner_key;
+static pthread_once_t inner_once = PTHREAD_ONCE_INIT;
+
+static void inner_free(void *arg)
+{
+	strbuf_release(arg);
+	free(arg);
+}
+
+static void inner_make(void)
+{
+	if (pthread_key_create(&inner_key, inner_free))
+		BUG("pthread_key_create");
+}
+
+static struct strbuf *inner_buffer(void)
+{
+	struct strbuf *sb;
+
+	pthread_once(&inner_once, inner_make);
+	if ((sb = pthread_getspecific(inner_key)))
+		return sb;
+	if (!(sb = calloc(1, sizeof(*sb))) || pthread_setspecific(inner_key, sb))
+		BUG("out of memory");
+	strbuf_init(sb, 0);
+	return sb;
 }
 
 int chunk_unseal(const struct backup_key *k,
 		 const unsigned char id[BT_ID_BYTES], const void *blob,
 		 size_t len, struct strbuf *plain)
 {
-	struct strbuf inner = STRBUF_INIT;
+	struct strbuf *inner = inner_buffer();
 	unsigned char got[BT_ID_BYTES];
 	char hex[2 * BT_ID_BYTES + 1];
 	int ret;
 
 	id_hex(id, hex);
 	strbuf_reset(plain);
-	ret = backup_open_blob(k, 'c', id, BT_ID_BYTES, blob, len, &inner);
+	ret = backup_open_blob(k, 'c', id, BT_ID_BYTES, blob, len, inner);
 	if (ret) {
 		ret = error_prefix(ret, "chunk %s", hex);
 		goto out;
 	}
-	if (inner.len < 1) {
+	if (inner->len < 1) {
 		ret = error_set(FURROW_ESYNTAX, "chunk %s: empty", hex);
 		goto out;
 	}
-	if (inner.buf[0] == CHUNK_ZSTD) {
-		if ((ret = decompress_zstd(plain, inner.buf + 1, inner.len - 1,
+	if (inner->buf[0] == CHUNK_ZSTD) {
+		if ((ret = decompress_zstd(plain, inner->buf + 1, inner->len - 1,
 					   LIMIT_BACKUP_CHUNK_BYTES))) {
 			ret = error_prefix(ret, "chunk %s", hex);
 			goto out;
 		}
-	} else if (inner.buf[0] == CHUNK_STORED &&
-		   inner.len - 1 <= LIMIT_BACKUP_CHUNK_BYTES) {
-		strbuf_add(plain, inner.buf + 1, inner.len - 1);
+	} else if (inner->buf[0] == CHUNK_STORED &&
+		   inner->len - 1 <= LIMIT_BACKUP_CHUNK_BYTES) {
+		strbuf_add(plain, inner->buf + 1, inner->len - 1);
 	} else {
 		ret = error_set(FURROW_ESYNTAX, "chunk %s: unknown encoding",
 				hex);
@@ -190,7 +226,7 @@ int chunk_unseal(const struct backup_key *k,
 		ret = error_set(FURROW_EVERIFY, "chunk %s: content does not "
 				"match its id", hex);
 out:
-	strbuf_release(&inner);
+	strbuf_reset(inner);
 	if (ret)
 		strbuf_reset(plain);
 	return ret;

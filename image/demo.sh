@@ -184,6 +184,8 @@ policy "std:require-digest"
 app "hello" {
   kind = "service", files = "services/hello", exec = { "run.sh" },
   strategy = "stop-first",   -- one fixed port: stop the old slot, then start the new
+  data = { "db" },           -- kept across slots; snapshotted before each update
+  backup = { paths = { "db" }, every = "6h", keep = 7, snapshot_before_update = true },
   health = { http = "$url", body = "v1",
              interval = 0.2, timeout = 1, retries = 5, settle = 0.5 },
 }
@@ -191,6 +193,11 @@ EOF
 hello_commit 1
 sed -n '/^app/,$p' "$demo/work/furrow.lua"
 cat "$demo/work/services/hello/run.sh"
+
+say "a backup key for this host (keep a copy elsewhere), named in the agent config"
+run "$FURROW" backup key "$demo/backup.key"
+sed -i 's|^  log = |  backup = { key_file = "backup.key" },\n  log = |' "$demo/agent.lua"
+grep backup "$demo/agent.lua"
 
 say "furrow apply: fetch, verify, plan, stage slot a, start, health check, switch"
 run "$FURROW" -c "$demo/agent.lua" apply
@@ -203,11 +210,24 @@ run "$FURROW" -c "$demo/agent.lua" apply
 run curl -s "$url"
 current
 
-say "a broken v3 (version.txt forgotten): its health check fails, furrow rolls back"
+say "hello's data, and a snapshot of it: encrypted, deduplicated, in state/backup"
+echo "visits=1" >"$demo/state/apps/hello/data/db/counter"
+run "$FURROW" -c "$demo/agent.lua" backup now hello
+run "$FURROW" -c "$demo/agent.lua" backup drill hello
+
+say "a broken v3 (version.txt forgotten) that rewrites the data as it starts:"
+echo "its health check fails, furrow rolls back the slot and the data"
+cat >"$demo/work/services/hello/run.sh" <<EOF
+#!/bin/sh
+echo "visits=999 (migrated by v3)" >../data/db/counter
+exec $PY -m http.server --bind 127.0.0.1 $port
+EOF
 hello_commit 3 broken
 expect 5 "$FURROW" -c "$demo/agent.lua" apply
 run curl -s "$url"
 current
+run cat "$demo/state/apps/hello/data/db/counter"
+run "$FURROW" -c "$demo/agent.lua" backup list
 
 say "furrow status and furrow history"
 run "$FURROW" -c "$demo/agent.lua" status
