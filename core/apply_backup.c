@@ -152,8 +152,9 @@ int op_restore_data(struct engine *e, const char *app,
 {
 	struct backup_store *bs = NULL;
 	struct backup_request req;
-	struct backup_info saved;
+	struct backup_info saved, want;
 	struct strbuf data = STRBUF_INIT;
+	char num[24];
 	int ret;
 
 	data_dir_of(&data, e->cfg, app);
@@ -165,6 +166,12 @@ int op_restore_data(struct engine *e, const char *app,
 	req.tag = save_tag;
 	req.commit = commit;
 	if ((ret = backup_open(&bs, e->cfg, 1, BACKUP_WAIT_SECONDS)))
+		goto out;
+	/* The snapshot to put back must still be there (retention may have
+	 * dropped it) and be this app's: else nothing is saved or touched,
+	 * rather than a snapshot kept for good per attempt. */
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)id);
+	if ((ret = backup_find(bs, app, num, &want)))
 		goto out;
 	/* What the data looks like now is kept, never dropped silently:
 	 * the failed attempt's state is a snapshot of its own. */

@@ -580,14 +580,17 @@ static int revert(struct op *o, const char *reason)
 }
 
 /* snapshot_before_update: the data as it is, before the new version can
- * touch it (after the old one stopped, for stop-first). */
+ * touch it (after the old one stopped, for stop-first).  Not for a drift
+ * repair: it redeploys the version that runs, so there is no earlier
+ * version for its data to go with (a rollback by hand to the drifted
+ * slot would otherwise put the data back to the time of the repair). */
 static int pre_snapshot(struct op *o)
 {
 	const struct appspec *spec = data_spec(o);
 	struct backup_info info;
 	int ret;
 
-	if (!o->from || !spec)
+	if (!o->from || !spec || o->repair)
 		return 0;
 	if ((ret = op_snapshot_data(o->e, o->app, spec, "pre-update", "",
 				    &info)))

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -152,13 +153,36 @@ static int flush_fn(struct store_txn *t, void *arg)
 	return 0;
 }
 
+/* A commit that failed for want of space: LMDB reports a short write
+ * as a bare EIO, so look at the file system and say so when it is
+ * (nearly) full. */
+static int store_failed(const struct backup_store *bs, const char *app,
+			int ret, const char *what)
+{
+	struct strbuf dir = STRBUF_INIT;
+	struct statvfs v;
+
+	strbuf_addf(&dir, "%s/backup", bs->state_dir);
+	if (ret == FURROW_EIO && statvfs(dir.buf, &v) == 0 &&
+	    (uint64_t)v.f_bavail * v.f_frsize < 2ull * LIMIT_BACKUP_BATCH_BYTES)
+		ret = error_prefix(ret, "backup of %s: %s: no space left on "
+				   "device (%llu KiB free on the file system "
+				   "of %s)", app, what,
+				   (unsigned long long)v.f_bavail * v.f_frsize /
+				   1024, dir.buf);
+	else
+		ret = error_prefix(ret, "backup of %s: %s", app, what);
+	strbuf_release(&dir);
+	return ret;
+}
+
 static int flush_batch(struct snap *s)
 {
 	int ret = 0;
 
 	if (s->npend && (ret = store_update(s->bs->st, flush_fn, s)))
-		ret = error_prefix(ret, "backup of %s: cannot store chunks",
-				   s->req->app);
+		ret = store_failed(s->bs, s->req->app, ret,
+				   "cannot store chunks");
 	store_trim_resident(s->bs->st);
 	s->npend = 0;
 	strbuf_reset(&s->batch);
@@ -828,6 +852,13 @@ int backup_take(struct backup_store *bs, const struct backup_request *req,
 	memset(&ca, 0, sizeof(ca));
 	if (!bs->writable)
 		BUG("backup_take on a read-only backup store");
+	strbuf_init(&s->tree, 0);
+	strbuf_init(&s->prev.tree, 0);
+	strbuf_init(&s->batch, 0);
+	strbuf_init(&s->blob, 0);
+	strbuf_init(&s->abs, 0);
+	strbuf_init(&s->rel, 0);
+	strbuf_init(&s->extents, 0);
 	s->bs = bs;
 	s->req = req;
 	s->info = out;
@@ -879,8 +910,8 @@ int backup_take(struct backup_store *bs, const struct backup_request *req,
 	ca.s = s;
 	ca.rec = &rec;
 	if ((ret = store_update(bs->st, commit_fn, &ca))) {
-		ret = error_prefix(ret, "backup of %s: cannot store the "
-				   "snapshot", req->app);
+		ret = store_failed(bs, req->app, ret, "cannot store the "
+				   "snapshot");
 		goto out;
 	}
 	out->id = ca.id;

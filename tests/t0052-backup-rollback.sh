@@ -6,18 +6,22 @@
 # and recovered at the next start) the data the failed attempt left is
 # kept ("failed-update") and the pre-update data is put back in place,
 # byte for byte, before the old version starts again; `furrow rollback`
-# after a confirmed update does the same ("before-rollback").
+# after a confirmed update does the same ("before-rollback"), and a
+# rollback by hand that fails puts the data back ("failed-rollback").
+# Also: a pruned pre-update snapshot refuses the rollback, a drift repair
+# takes no snapshot, an app without the option is never touched, and a
+# pre-update snapshot that fails fails the update before it runs.
 #
 # The service: v1 creates d/db.dat if it is missing and serves its slot
 # on a port per slot; v2 first MIGRATES the data (migrate.sh: rewrites
 # db.dat, appends to big.bin, adds new-file and sub2/, removes old-file
-# and sub/, drops the hard link, retargets the symlink) and then is
-# healthy, exits, or serves but fails its check.  The data before an
-# update is set up by the test: text, a random multi-chunk file, a sparse
-# file, an empty file, modes, a subdirectory, a symlink and a hard link.
-# Trees are compared by a manifest of every entry: type, mode, owner,
-# size, sha256 of the bytes, link target, hard-link group and (where the
-# restore promises it) mtime.
+# and sub/, drops the hard link, retargets the symlink, changes a mode)
+# and then is healthy, exits, or serves but fails its check.  The data
+# before an update is set up by the test: text, a random multi-chunk
+# file, a sparse file, an empty file, modes, a subdirectory, a symlink
+# and a hard link.  Trees are compared by a manifest of every entry:
+# type and mode, owner, size, sha256 of the bytes, link target, hard-link
+# group and (where the restore promises it) mtime.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-apply.sh"
 
@@ -93,6 +97,8 @@ web_commit() {
 		printf '#!/bin/sh\n# web v%s (%s)\n' "$n" "$mode"
 		printf 'd=$FURROW_DATA/d\n'
 		printf '[ -e "$d/db.dat" ] || printf "db created by v1\\n" >"$d/db.dat"\n'
+		# A switch outside the snapshotted paths to make v1 fail.
+		[ "$mode" = keep ] && printf '[ ! -e "$FURROW_DATA/no-v1" ] || exit 1\n'
 		case $mode in migrate*) printf '/bin/sh ./migrate.sh || exit 1\n' ;; esac
 		[ "$mode" = migrate-exit ] && printf 'exit 1\n'
 		printf 'case $FURROW_SLOT in a) p=%s ;; *) p=%s ;; esac\n' \
@@ -104,6 +110,7 @@ web_commit() {
 	# The data migration of v2, deterministic so the test can redo it.
 	set -e
 	d=$FURROW_DATA/d
+	[ ! -e "$d/.migrated" ] || exit 0
 	printf 'db migrated to schema 2\n' >"$d/db.dat.new"
 	mv "$d/db.dat.new" "$d/db.dat"
 	printf 'appended by v2\n' >>"$d/big.bin"
@@ -129,7 +136,7 @@ web_commit() {
 	  strategy = "$strategy", data = { "d" },
 	  health = { exec = { "/bin/sh", "check.sh" }, interval = 0.2, timeout = 1,
 	             retries = 10, settle = 0.3 },
-	  backup = { paths = { "d" }, snapshot_before_update = $snap } }
+	  backup = { paths = { "d" }, snapshot_before_update = $snap${KEEP:+, keep = $KEEP} } }
 	EOL
 	commit_tree "v$n $strategy $mode"
 }
@@ -311,6 +318,19 @@ for strategy in stop-first start-first; do
 		test "$(snap_count pre-update)" = 1
 		test "$(snap_count failed-update)" = 0
 		manifest "$DD" --times >migrated.m
+		# v1 does not start: the rollback fails, v2 runs on its data.
+		: >"$ST/apps/web/data/no-v1"
+		test_expect_code 1 furrow -c agent.lua rollback web >rb.out 2>rb.err
+		test_grep -q "rollback to slot a failed" rb.err
+		converged "$ST" v2
+		manifest "$DD" --times >now.m
+		test_cmp migrated.m now.m
+		test "$(snap_count before-rollback)" = 1
+		test "$(snap_count failed-rollback)" = 1
+		restore_to failed-rollback "$D/r-failrb"
+		manifest "$D/r-failrb/d" --times >r-failrb.m
+		test_cmp "$D/pre" r-failrb.m
+		rm "$ST/apps/web/data/no-v1"
 		furrow -c "$D/agent.lua" rollback web >rb.out 2>rb.err || {
 			cat rb.out rb.err; false; }
 		same_data
@@ -318,8 +338,8 @@ for strategy in stop-first start-first; do
 		converged "$ST" v1
 		test "$(readlink "$ST/apps/web/current")" = a
 		test "$(hist rollback)" = 1
-		test "$(snap_count before-rollback)" = 1
-		test "$(snap_count failed-rollback)" = 0
+		test "$(snap_count before-rollback)" = 2
+		test "$(snap_count failed-rollback)" = 1
 		restore_to before-rollback "$D/r-before"
 		manifest "$D/r-before/d" --times >r-before.m
 		test_cmp migrated.m r-before.m
@@ -385,6 +405,54 @@ test_expect_success 'stop-first: killed after the switch, rolled forward; furrow
 	converged "$ST" v1
 	same_data
 	test "$(snap_count before-rollback)" = 1
+	kill_services "$D"
+'
+
+# 3b: retention dropped the pre-update snapshot (keep = 1, then a manual
+# snapshot): a rollback by hand is refused and touches nothing.
+test_expect_success 'the pre-update snapshot pruned: furrow rollback refused, data and v2 left alone' '
+	trap "kill_services \"$TEST_DIR/pruned\"" EXIT
+	new_agent pruned
+	v1_with_data stop-first
+	KEEP=1 web_commit 2 stop-first migrate
+	xapply 0
+	converged "$ST" v2
+	furrow -c agent.lua backup now web >now.out
+	test "$(snap_count pre-update)" = 0
+	manifest "$DD" --times >migrated.m
+	test_expect_code 1 furrow -c agent.lua rollback web >rb.out 2>rb.err
+	test_grep -q "no snapshot" rb.err
+	converged "$ST" v2
+	manifest "$DD" --times >now.m
+	test_cmp migrated.m now.m
+	snap_list >tags
+	test "$(cut -d" " -f2 tags)" = manual
+	kill_services "$D"
+'
+
+# 3c: a drift repair redeploys the version that runs: no pre-update
+# snapshot, and no data bound to the drifted slot it leaves, so a rollback
+# by hand to that slot (the same version) leaves the data alone.
+test_expect_success 'a drift repair takes no pre-update snapshot; a rollback after it keeps the data' '
+	trap "kill_services \"$TEST_DIR/repair\"" EXIT
+	new_agent repair
+	v1_with_data stop-first
+	web_commit 2 stop-first migrate
+	xapply 0
+	converged "$ST" v2
+	echo drift >"$ST/apps/web/b/extra.txt"
+	xapply 0 --json
+	jcheck out "web[\"outcome\"] == \"repaired\"" "web[\"slot\"] == \"a\""
+	converged "$ST" v2
+	test "$(snap_count pre-update)" = 1
+	printf "written after the repair\n" >"$DD/later"
+	manifest "$DD" --times >before.m
+	furrow -c agent.lua rollback web >rb.out 2>rb.err || {
+		cat rb.out rb.err; false; }
+	converged "$ST" v2
+	manifest "$DD" --times >after.m
+	test_cmp before.m after.m
+	test "$(snap_count pre-update)" = 1
 	kill_services "$D"
 '
 
