@@ -176,6 +176,36 @@ static int meta_fn(struct store_txn *t, void *arg)
 static int get_snapshot_blob(struct backup_store *bs, const unsigned char *k,
 			     struct strbuf *blob);
 
+/* Send the sealed chunk id unless the target holds it already.  A chunk
+ * collected here and stored again (its snapshots forgotten, then the same
+ * bytes snapshotted anew) is sealed under a new random nonce: other bytes
+ * under the same name, which must not replace the object older snapshots
+ * offsite were verified against (the target is append-only).  So a name
+ * the target answers is fetched and kept if it opens as this chunk; only
+ * a damaged object (one that does not open, or is too large) is
+ * replaced.  A name not there costs one short 404.  *sent says whether a
+ * PUT was made. */
+static int put_chunk(const struct offsite *o, const struct backup_key *k,
+		     const unsigned char *id, const char *name,
+		     const struct strbuf *blob, int *sent)
+{
+	struct strbuf got = STRBUF_INIT, plain = STRBUF_INIT;
+	int ret = offsite_get(o, name, &got, LIMIT_BACKUP_BLOB_BYTES);
+
+	*sent = 0;
+	if (!ret && !chunk_unseal(k, id, got.buf, got.len, &plain))
+		goto out; /* there, whole */
+	if (!ret || ret == FURROW_ENOENT || ret == FURROW_ELIMIT) {
+		error_clear();
+		ret = offsite_put(o, name, blob->buf, blob->len);
+		*sent = 1;
+	}
+out:
+	strbuf_release(&got);
+	strbuf_release(&plain);
+	return ret;
+}
+
 /* Send one snapshot record to the first free number at or after *next
  * (a number holding this very record, sent before a crash, is reused). */
 static int put_snapshot(const struct offsite *o, const struct strbuf *blob,
@@ -212,8 +242,8 @@ int backup_upload(struct backup_store *bs, const struct config *cfg,
 	struct strbuf blob = STRBUF_INIT;
 	struct done_arg da;
 	char name[128];
-	size_t i;
-	int ret;
+	size_t i, handled = 0;
+	int ret, sent;
 
 	memset(r, 0, sizeof(*r));
 	memset(&da, 0, sizeof(da));
@@ -228,6 +258,7 @@ int backup_upload(struct backup_store *bs, const struct config *cfg,
 		struct get_arg_c { int dummy; } unused;
 
 		(void)unused;
+		sent = 0;
 		if (k[0] == 'c') {
 			struct chunk_source src;
 
@@ -236,18 +267,22 @@ int backup_upload(struct backup_store *bs, const struct config *cfg,
 			if (ret == FURROW_ENOENT) {
 				error_clear(); /* collected meanwhile */
 				ret = 0;
+				handled++;
 				continue;
 			}
 			chunk_name(name, k + 1);
 			if (!ret)
-				ret = offsite_put(&o, name, blob.buf, blob.len);
+				ret = put_chunk(&o, &bs->key, k + 1, name,
+						&blob, &sent);
 		} else {
 			ret = get_snapshot_blob(bs, k, &blob);
 			if (ret == FURROW_ENOENT) {
 				error_clear(); /* pruned meanwhile */
 				ret = 0;
+				handled++;
 				continue;
 			}
+			sent = 1;
 			if (!ret)
 				ret = put_snapshot(&o, &blob, &ma.v);
 			if (!ret)
@@ -255,8 +290,11 @@ int backup_upload(struct backup_store *bs, const struct config *cfg,
 		}
 		if (ret)
 			break;
-		r->objects++;
-		r->bytes += blob.len;
+		handled++;
+		if (sent) {
+			r->objects++;
+			r->bytes += blob.len;
+		}
 		if (i + 1 - da.from >= QUEUE_COMMIT_EVERY || k[0] == 's') {
 			da.to = i + 1;
 			if ((ret = store_update(bs->st, done_fn, &da)))
@@ -273,7 +311,9 @@ int backup_upload(struct backup_store *bs, const struct config *cfg,
 		if (!ret)
 			ret = r2;
 	}
-	r->pending = q.n > r->objects ? q.n - r->objects : 0;
+	/* What was sent, found there already, or collected meanwhile has
+	 * left the queue; the rest is pending. */
+	r->pending = q.n - handled;
 out:
 	if (ret)
 		ret = error_prefix(ret, "offsite copy");
@@ -390,6 +430,20 @@ out:
 	return ret;
 }
 
+/* A record that does not open, left out of a listing: logged (with why)
+ * and the error cleared. */
+static void skip_record(uint64_t n)
+{
+	char num[24], msg[FURROW_ERROR_MAX];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)n);
+	snprintf(msg, sizeof(msg), "offsite snapshot %s left out: %s", num,
+		 error_message());
+	log_event(LOG_WARN, "backup.offsite_record_unreadable", msg,
+		  "snapshot", num, NULL);
+	error_clear();
+}
+
 int backup_list_offsite(const struct config *cfg, const char *app,
 			struct backup_info **out, size_t *n)
 {
@@ -408,11 +462,17 @@ int backup_list_offsite(const struct config *cfg, const char *app,
 	for (i = 1; i <= count && !ret; i++) {
 		struct backup_record rec;
 
-		if ((ret = remote_exists(&rm, i, &b)) ||
-		    (ret = record_unseal(&rm.key, b.buf, b.len, &rec))) {
+		if ((ret = remote_exists(&rm, i, &b))) {
 			ret = error_prefix(ret, "offsite snapshot %llu",
 					   (unsigned long long)i);
 			break;
+		}
+		/* A damaged record hides the others from no one: it is
+		 * named, and the listing goes on (verify --offsite counts
+		 * it as a problem). */
+		if (record_unseal(&rm.key, b.buf, b.len, &rec)) {
+			skip_record(i);
+			continue;
 		}
 		if (!app || !strcmp(app, rec.info.app))
 			(*out)[(*n)++] = rec.info;
@@ -438,8 +498,9 @@ int backup_restore_offsite(const struct config *cfg, const char *app,
 	struct chunk_source src;
 	struct strbuf b = STRBUF_INIT;
 	struct backup_record rec;
-	uint64_t count = 0, i, want = 0;
-	int latest = !strcmp(which, "latest"), found = 0, ret;
+	uint64_t count = 0, i, want = 0, bad = 0;
+	int latest = !strcmp(which, "latest"), found = 0, bad_ret = 0, ret;
+	char why[FURROW_ERROR_MAX];
 
 	memset(stats, 0, sizeof(*stats));
 	memset(&rec, 0, sizeof(rec));
@@ -454,19 +515,45 @@ int backup_restore_offsite(const struct config *cfg, const char *app,
 	if ((ret = remote_open(&rm, &src, cfg)) ||
 	    (ret = remote_count(&rm, &count)))
 		goto out;
-	/* Newest first. */
+	/* Newest first.  A record that does not open stops "latest" (it
+	 * may be the newest of app: an older one is not what was asked
+	 * for); a given id is looked for past it. */
 	for (i = count; i >= 1 && !found; i--) {
-		if ((ret = remote_exists(&rm, i, &b)) ||
-		    (ret = record_unseal(&rm.key, b.buf, b.len, &rec))) {
+		if ((ret = remote_exists(&rm, i, &b))) {
 			ret = error_prefix(ret, "offsite snapshot %llu",
 					   (unsigned long long)i);
 			goto out;
+		}
+		if ((ret = record_unseal(&rm.key, b.buf, b.len, &rec))) {
+			ret = error_prefix(ret, "offsite snapshot %llu",
+					   (unsigned long long)i);
+			if (latest) {
+				ret = error_prefix(ret, "cannot tell the latest "
+						   "snapshot (restore one by "
+						   "its id from backup list "
+						   "--offsite)");
+				goto out;
+			}
+			if (!bad) {
+				bad = i;
+				bad_ret = ret;
+				snprintf(why, sizeof(why), "%s", error_message());
+			}
+			error_clear();
+			ret = 0;
+			continue;
 		}
 		if (!strcmp(rec.info.app, app) &&
 		    (latest || rec.info.id == want))
 			found = 1;
 		else
 			record_release(&rec);
+	}
+	if (!found && bad) {
+		ret = error_set(bad_ret, "offsite target %s has no readable "
+				"snapshot %s of app %s: %s", rm.o.url, which,
+				app, why);
+		goto out;
 	}
 	if (!found) {
 		ret = error_set(FURROW_ENOENT, "offsite target %s has no "

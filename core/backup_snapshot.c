@@ -584,7 +584,8 @@ static int walk(struct snap *s, int depth)
 				  s->abs.buf);
 	closedir(d);
 	/* Bytewise order: the same tree always gives the same manifest. */
-	qsort(names, n, sizeof(*names), name_cmp);
+	if (n)
+		qsort(names, n, sizeof(*names), name_cmp);
 	for (i = 0; i < n && !ret; i++) {
 		strbuf_setlen(&s->abs, abs_len);
 		strbuf_setlen(&s->rel, rel_len);

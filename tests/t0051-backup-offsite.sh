@@ -5,7 +5,7 @@
 #      every object was read back; no plaintext (content, file names, the
 #      key) is in any object;
 #   2. a fresh host with only the key and the offsite settings restores the
-#      tree byte for byte (modes, mtimes, symlinks, hard links, fifo,
+#      tree byte for byte (modes, owners, mtimes, symlinks, hard links, fifo,
 #      holes); `list --offsite`; a given id; another key: exit 3, nothing
 #      written;
 #   4. append-only: a second snapshot adds snapshots/0000000002; forget
@@ -15,7 +15,8 @@
 #      kept; with the right token `backup upload` sends it;
 #   5. a byte flipped in a chunk on the server's disk: `verify --offsite
 #      --read-data` exits 3 naming the chunk and the file; a restore of
-#      that snapshot exits 3 and leaves nothing;
+#      that snapshot exits 3 and leaves nothing; a damaged record is
+#      named and hides no other snapshot;
 #   3. nginx in a network namespace behind a 2 mbit link cut in the middle
 #      of an upload: the copy fails within the idle limit, the snapshot is
 #      kept locally, `backup upload` fails while the link is down; healed,
@@ -35,10 +36,38 @@ command -v nginx >/dev/null || skip_all "no nginx"
 command -v openssl >/dev/null || skip_all "no openssl"
 test_on_exit stop_servers
 
+# The service (sleep) of every host this test applied, with its
+# supervisor: each runs in a process group of its own, led by the
+# service, whose working directory is its slot.  (lib-apply.sh's
+# kill_services stops python services only.)
+stop_db_services() {
+	local p c g gs='' i alive
+	for p in /proc/[0-9]*; do
+		c=$(readlink "$p/cwd" 2>/dev/null) || continue
+		case $c in
+		"$TEST_DIR"/*/state/apps/db/[ab])
+			g=$(ps -o pgid= -p "${p#/proc/}" 2>/dev/null | tr -d " ") &&
+				[ -n "$g" ] && gs="$gs $g" ;;
+		esac
+	done
+	[ -n "$gs" ] || return 0
+	for g in $gs; do kill -TERM -- "-$g" 2>/dev/null; done
+	for i in $(seq 30); do
+		alive=0
+		for g in $gs; do kill -0 -- "-$g" 2>/dev/null && alive=1; done
+		[ $alive = 1 ] || return 0
+		sleep 0.1
+	done
+	for g in $gs; do kill -KILL -- "-$g" 2>/dev/null; done
+	return 0
+}
+test_on_exit stop_db_services
+
 TOKEN=tok-Offsite.51-$$
 WRONG=wrong-Token.51-$$
 MARK=PLAINTEXT-MARKER-51-$$
-DAV=$TEST_DIR/dav          # what the loopback server stores
+DAV_ROOT=$TEST_DIR/dav     # what the loopback server serves; host edge-1
+DAV=$DAV_ROOT/edge-1       # has its objects under https://.../edge-1/
 R=$TEST_DIR/restores       # every restore goes here: nothing else may appear
 
 # agent_conf DIR URL CA KEY: DIR/agent.lua, state in DIR/state, backups
@@ -77,6 +106,15 @@ objects() {
 	(cd "$1" && find . -type f -printf '%P\n' | LC_ALL=C sort |
 		while read -r p; do echo "$p $(sha256sum <"$p" | cut -c1-64)"; done)
 }
+# flip_byte FILE: invert the lowest bit of the byte in the middle of FILE.
+flip_byte() {
+	python3 -c 'import sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+b[len(b) // 2] ^= 0x01
+open(p, "wb").write(b)' "$1"
+}
+
 # Lines only in the first / only in the second sorted file.
 only_in_1() { LC_ALL=C comm -23 "$1" "$2"; }
 only_in_2() { LC_ALL=C comm -13 "$1" "$2"; }
@@ -92,7 +130,7 @@ readbacks() {
 	                     put = $3; st = $5; next }
 	     put != "" { if ($2 != "\"GET" || $3 != put || $5 != 200 || st != 201) {
 	                     print "PUT " put " (" st ") not read back: " $0; bad = 1
-	                 } else print substr(put, 2), $6
+	                 } else { sub("^/edge-1/", "", put); print put, $6 }
 	                 put = "" }
 	     END { if (put != "") { print "PUT " put " not read back"; bad = 1 }
 	           exit bad }' "$1"
@@ -100,7 +138,7 @@ readbacks() {
 
 test_expect_success 'setup: signed repo with app db (data d, backed up), WebDAV server, key' '
 	apply_lib_init &&
-	mkdir -p "$W/svc" "$R" "$DAV" &&
+	mkdir -p "$W/svc" "$R" "$DAV_ROOT" &&
 	printf "#!/bin/sh\nexec sleep 100000\n" >"$W/svc/run.sh" &&
 	chmod 755 "$W/svc/run.sh" &&
 	cat >"$W/furrow.lua" <<-EOL &&
@@ -112,15 +150,15 @@ test_expect_success 'setup: signed repo with app db (data d, backed up), WebDAV 
 	furrow backup key "$TEST_DIR/backup.key" >out &&
 	furrow backup key "$TEST_DIR/other.key" >out &&
 	printf "%s\n" "$TOKEN" >"$TEST_DIR/token" &&
-	start_webdav_https "$DAV" "$TOKEN" &&
-	agent_conf "$H1" "$WEBDAV_URL" "$WEBDAV_CA" "$TEST_DIR/backup.key" &&
+	start_webdav_https "$DAV_ROOT" "$TOKEN" &&
+	agent_conf "$H1" "${WEBDAV_URL}edge-1" "$WEBDAV_CA" "$TEST_DIR/backup.key" &&
 	f1 apply >out 2>err &&
 	test_grep "db (service)  create: applied" out &&
 	test -d "$D1"
 '
 . "$SERVERS_DIR/webdav/env" 2>/dev/null
 
-test_expect_success 'data: files, modes, a symlink, a hard link, a fifo, holes, old mtimes' '
+test_expect_success 'data: files, modes, owners, symlinks, a hard link, a fifo, holes, old mtimes' '
 	cd "$D1" &&
 	mkdir -p conf/deep/er "dir-$MARK" &&
 	chmod 750 conf && chmod 700 conf/deep &&
@@ -131,9 +169,10 @@ test_expect_success 'data: files, modes, a symlink, a hard link, a fifo, holes, 
 	for i in 1 2 3 4 5 6 7 8; do echo "row $i $MARK" >>conf/deep/er/table; done &&
 	echo "key = value" >"conf/name-$MARK.conf" && chmod 640 "conf/name-$MARK.conf" &&
 	printf "#!/bin/sh\necho hi\n" >conf/tool && chmod 755 conf/tool &&
+	chown 65534:65534 conf/tool &&
 	: >empty && chmod 600 empty &&
 	ln -s conf/tool link-rel &&
-	ln -s /nonexistent/target dangling &&
+	ln -s /nonexistent/target dangling && chown -h 65534:65534 dangling &&
 	ln small.txt hard-link &&
 	mkfifo pipe && chmod 620 pipe &&
 	truncate -s 3M sparse && printf "tail" >>sparse &&
@@ -184,7 +223,7 @@ test_expect_success '1: the objects are encrypted: no marker, no name, no key in
 '
 
 test_expect_success '2: a fresh host (key and offsite settings only) lists the offsite copy' '
-	agent_conf "$TEST_DIR/h2" "$WEBDAV_URL" "$WEBDAV_CA" "$TEST_DIR/backup.key" &&
+	agent_conf "$TEST_DIR/h2" "${WEBDAV_URL}edge-1/" "$WEBDAV_CA" "$TEST_DIR/backup.key" &&
 	f2 backup list --offsite >out 2>err &&
 	test "$(wc -l <out)" = 1 &&
 	test_grep -E "^1 +[0-9T:-]+Z +db +manual " out &&
@@ -219,7 +258,7 @@ test_expect_success '2: a snapshot id works; an unknown one is an error' '
 '
 
 test_expect_success '2: another key: exit 3, nothing written, nothing sent' '
-	agent_conf "$TEST_DIR/h3" "$WEBDAV_URL" "$WEBDAV_CA" "$TEST_DIR/other.key" &&
+	agent_conf "$TEST_DIR/h3" "${WEBDAV_URL}edge-1/" "$WEBDAV_CA" "$TEST_DIR/other.key" &&
 	objects "$DAV" >before &&
 	puts=$(grep -c "\"PUT " "$ALOG") &&
 	test_expect_code 3 furrow -c "$TEST_DIR/h3/agent.lua" backup restore db latest \
@@ -265,12 +304,20 @@ test_expect_success '4: forget and prune delete nothing offsite; a later snapsho
 	# stored and queued anew; offsite they are there already.
 	rm "$D1/second.txt" &&
 	mv "$TEST_DIR/big.bin.away" "$D1/big.bin" &&
+	n=$(wc -l <"$ALOG") &&
 	f1 backup now >out 2>err &&
 	test_grep "^db: snapshot 3: " out &&
 	test_grep -E " ([3-9][0-9]{5}|[0-9]{7,}) new bytes stored" out &&
 	! grep -E "level=(warn|error)" err &&
 	objects "$DAV" >after &&
 	only_in_1 before after >changed && test_cmp /dev/null changed &&
+	# Those chunks were looked at (found whole) and not sent again.
+	tail -n +$((n + 1)) "$ALOG" >log &&
+	test "$(grep -cE "\"GET /edge-1/chunks/.* 200 " log)" -ge 4 &&
+	grep "\"PUT /" log | cut -d" " -f3 | sed "s|^/edge-1/||" >put &&
+	test -s put &&
+	cut -d" " -f1 before >had &&
+	! grep -xFf had put &&
 	test -f "$DAV/snapshots/0000000003" &&
 	f2 backup list --offsite >out &&
 	test "$(cut -d" " -f1 out | tr "\n" " ")" = "1 2 3 " &&
@@ -317,12 +364,7 @@ test_expect_success '5: a flipped byte in a chunk on the server: verify --offsit
 	c=$(cd "$DAV" && find chunks -type f -printf "%s %p\n" | sort -n | tail -n 1 | cut -d" " -f2) &&
 	echo "$c" >"$TEST_DIR/flipped" &&
 	cp "$DAV/$c" "$TEST_DIR/flipped.orig" &&
-	python3 -c "
-import sys
-p = sys.argv[1]
-b = bytearray(open(p, \"rb\").read())
-b[len(b) // 2] ^= 0x01
-open(p, \"wb\").write(b)" "$DAV/$c" &&
+	flip_byte "$DAV/$c" &&
 	! cmp -s "$DAV/$c" "$TEST_DIR/flipped.orig" &&
 	test_expect_code 3 f2 backup verify --offsite --read-data >out 2>err &&
 	test_grep "^problem: .*big.bin.*${c##*/}" out &&
@@ -348,6 +390,28 @@ test_expect_success '5: a restore of that snapshot from offsite exits 3 and leav
 	test_grep " 0 problems$" out
 '
 
+test_expect_success '5: a damaged snapshot record: verify names it, the others stay reachable' '
+	cp "$DAV/snapshots/0000000004" rec4.orig &&
+	flip_byte "$DAV/snapshots/0000000004" &&
+	test_expect_code 3 f2 backup verify --offsite >out 2>err &&
+	test_grep "^problem: offsite snapshots/0000000004: record cannot be read" out &&
+	# list names it and shows the others ...
+	f2 backup list --offsite >out 2>err &&
+	test "$(cut -d" " -f1 out | tr "\n" " ")" = "1 2 3 " &&
+	test_grep "event=backup.offsite_record_unreadable.*snapshot=4" err &&
+	# ... an older one restores by its id ...
+	f2 backup restore db 1 --to "$R/r9" --from-offsite >out 2>err &&
+	manifest "$R/r9/d" >m && test_cmp "$TEST_DIR/m1" m &&
+	# ... but "latest" is not quietly an older one, nor is 4 found.
+	test_expect_code 3 f2 backup restore db latest --to "$R/r10" --from-offsite >out 2>err &&
+	test_grep "cannot tell the latest snapshot" err &&
+	test_expect_code 3 f2 backup restore db 4 --to "$R/r10" --from-offsite >out 2>err &&
+	test_grep "no readable snapshot 4 of app db" err &&
+	test ! -e "$R/r10" &&
+	cp rec4.orig "$DAV/snapshots/0000000004" &&
+	f2 backup verify --offsite >out 2>err
+'
+
 # ---- 3: a link cut in the middle of an upload ------------------------------
 
 netns_ok=1
@@ -358,18 +422,18 @@ NS_SRV=fo-srv-$$
 NS_CLI=fo-cli-$$
 VETH_SRV=fos$$
 VETH_CLI=foc$$
-NET=10.214.$(($$ % 250 + 1))
+NET=10.215.$(($$ % 250 + 1))
 SRV_IP=$NET.1
 CLI_IP=$NET.2
 DAV3=$TEST_DIR/dav3
 H3=$TEST_DIR/h-cut D3=$TEST_DIR/h-cut/state/apps/db/data/d
 ALOG3=$SERVERS_DIR/webdav.$NS_SRV/access.log
 if [ $netns_ok = 1 ]; then
-	# Registered after stop_servers, so they run first: nginx is stopped
-	# by stop_servers, which runs after these; deleting a namespace whose
-	# nginx still runs is fine (the veth goes with it).
+	# Run last registered first: nginx in the namespace is stopped, then
+	# the namespaces are deleted (the veth pair goes with them).
 	test_on_exit "ip netns del $NS_SRV"
 	test_on_exit "ip netns del $NS_CLI"
+	test_on_exit "stop_webdav_https_netns $NS_SRV"
 	if ! ip netns add "$NS_SRV" 2>/dev/null || ! ip netns add "$NS_CLI" 2>/dev/null; then
 		netns_ok=0 why="ip netns add does not work here"
 	fi
