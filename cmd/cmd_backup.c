@@ -74,9 +74,13 @@ static int via_daemon(const struct config *cfg, const char *verb,
 	int ok = 0, ret = control_request(cfg->state_dir, verb, app,
 					  DAEMON_WAIT_MS, reply, &ok);
 
+	/* The daemon answers in words: the failures that are a failed
+	 * check (exit 3 when run here) keep that meaning. */
 	if (!ret && !ok)
-		ret = error_set(FURROW_ERR, "%s",
-				reply->buf);
+		ret = error_set(strstr(reply->buf, "drill failed") ||
+				strstr(reply->buf, "another backup key") ||
+				strstr(reply->buf, "authentication failed") ?
+				FURROW_EVERIFY : FURROW_ERR, "%s", reply->buf);
 	return ret;
 }
 

@@ -20,9 +20,11 @@
 #include "error.h"
 #include "health.h"
 #include "log.h"
+#include "plan.h"
 #include "slots.h"
 #include "store.h"
 #include "strbuf.h"
+#include "value.h"
 #include "banned.h"
 
 /* How long an operation waits for another one on the backup store. */
@@ -235,9 +237,27 @@ static void job_close(struct job *j)
 	eng_release(&j->e);
 }
 
+/* The commit the app was applied from, for the snapshot record. */
+static const char *applied_commit(struct store *st, const char *app,
+				  char out[41])
+{
+	struct value *applied = NULL;
+	const struct value *c;
+
+	out[0] = '\0';
+	if (!plan_applied_load(&applied, st) &&
+	    (c = value_get(value_get(applied, app), "commit")) &&
+	    c->type == VALUE_STRING)
+		snprintf(out, 41, "%s", c->u.string.ptr);
+	error_clear();
+	value_free(applied);
+	return out;
+}
+
 int apply_backup(const struct config *cfg, struct store *st, const char *app,
 		 const char *tag, struct backup_info *out)
 {
+	char commit[41];
 	struct job j;
 	struct backup_store *bs = NULL;
 	int ret, stopped = 0;
@@ -252,7 +272,8 @@ int apply_backup(const struct config *cfg, struct store *st, const char *app,
 			goto note;
 		stopped = 1;
 	}
-	ret = op_snapshot_data(&j.e, app, j.spec, tag, NULL, out);
+	ret = op_snapshot_data(&j.e, app, j.spec, tag, applied_commit(st, app,
+							      commit), out);
 	if (stopped) {
 		int r2 = stop_or_start(&j.e, j.slots, app, j.spec, j.slot, 1);
 

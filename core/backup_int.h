@@ -38,7 +38,7 @@ struct backup_store {
 
 /* Every this many chunk reads, bulk readers trim the map's resident
  * pages (store_trim_resident()). */
-#define BACKUP_TRIM_EVERY 32
+#define BACKUP_TRIM_EVERY 8
 
 /* Where sealed chunks come from: the local store or the offsite copy. */
 struct chunk_source {
@@ -73,6 +73,7 @@ int chunk_read(const struct chunk_source *src,
  * of chunks; when sealer_full(), sealer_drain() seals what is left on
  * this thread too, waits, and calls fn for each sealed blob in submit
  * order (stopping at the first error, which it returns). */
+#define SEALER_JOBS 16         /* chunks in flight at most */
 struct sealer;
 typedef int (*sealer_fn)(void *arg, const unsigned char *id,
 			 const void *blob, size_t len);

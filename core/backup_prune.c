@@ -142,6 +142,8 @@ int backup_forget(struct backup_store *bs, const char *app, uint64_t id)
 /* ---- garbage collection ---- */
 
 struct sweep_arg {
+	struct store *st;
+	size_t seen;
 	const struct refs *rs;
 	unsigned char *garbage;     /* ids, BT_ID_BYTES each */
 	size_t n, alloc;
@@ -154,6 +156,10 @@ static int find_garbage(const void *key, size_t klen, const void *val,
 	struct sweep_arg *a = arg;
 
 	(void)val;
+	/* Walking the table maps every chunk's first page (and the kernel
+	 * the pages around it): keep the resident set flat. */
+	if (++a->seen % BACKUP_TRIM_EVERY == 0)
+		store_trim_resident(a->st);
 	if (klen != BT_ID_BYTES || refs_find(a->rs, key))
 		return 0;
 	if (a->n == a->alloc) {
@@ -224,6 +230,7 @@ int backup_gc(struct backup_store *bs, struct backup_prune_result *r)
 	refs_unique(&rs);
 	/* Sweep. */
 	sa.rs = &rs;
+	sa.st = bs->st;
 	if ((ret = store_view(bs->st, garbage_fn, &sa)))
 		goto out;
 	for (i = 0; i < sa.n && !ret; i += SWEEP_BATCH) {

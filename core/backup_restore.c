@@ -96,6 +96,28 @@ static int finish_attrs(struct restore *r, int fd, const char *path,
 	return 0;
 }
 
+/* All of buf at off.  A short write (the disk filled up) is retried, so
+ * that the error is the one the kernel gives (ENOSPC), not a stale
+ * errno. */
+static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
+{
+	while (len) {
+		ssize_t n = pwrite(fd, buf, len, off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = ENOSPC;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+		off += n;
+	}
+	return 0;
+}
+
 static int restore_file(struct restore *r, const struct bt_entry *e)
 {
 	struct bt_extent_reader xr;
@@ -114,8 +136,8 @@ static int restore_file(struct restore *r, const struct bt_entry *e)
 			if (!ret && r->plain.len != x.len)
 				ret = error_set(FURROW_EVERIFY, "chunk length "
 						"differs from the manifest");
-			if (!ret && pwrite(fd, r->plain.buf, r->plain.len,
-					   (off_t)off) != (ssize_t)r->plain.len)
+			if (!ret && pwrite_all(fd, r->plain.buf, r->plain.len,
+					       (off_t)off) < 0)
 				ret = error_errno(FURROW_EIO, "cannot write %s",
 						  r->abs.buf);
 			r->stats->chunks++;

@@ -21,7 +21,6 @@
 #include "strbuf.h"
 #include "banned.h"
 
-#define SEALER_JOBS 32
 #define SEALER_MAX_WORKERS 4
 
 enum job_state { JOB_FREE, JOB_WAITING, JOB_RUNNING, JOB_DONE };

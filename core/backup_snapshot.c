@@ -112,7 +112,7 @@ struct snap {
 	uint64_t nextents;
 	struct backup_info *info;
 	struct sealer *sealer;     /* seals new chunks on other threads */
-	unsigned char inflight[32][BT_ID_BYTES]; /* submitted, not drained */
+	unsigned char inflight[SEALER_JOBS][BT_ID_BYTES]; /* submitted, not drained */
 	size_t ninflight;
 	dev_t root_dev;
 	int skipped_special;
@@ -142,7 +142,7 @@ static int flush_fn(struct store_txn *t, void *arg)
 		/* Each insert reads a leaf of a random part of the B-tree
 		 * through the map, and the kernel maps the whole (large)
 		 * folio around it: trim as we go, not only per batch. */
-		if (i % 16 == 15)
+		if (i % 8 == 7)
 			store_trim_resident(s->bs->st);
 		memcpy(qk + 1, p->id, BT_ID_BYTES);
 		if ((ret = store_put(t, "chunks", p->id, BT_ID_BYTES,
@@ -216,7 +216,7 @@ static int chunk_known(struct snap *s, const unsigned char *id, int *found)
 	struct exists_arg a = { id, 0 };
 	int ret;
 
-	if (++s->bs->reads % (2 * BACKUP_TRIM_EVERY) == 0)
+	if (++s->bs->reads % 8 == 0)
 		store_trim_resident(s->bs->st);
 	if (pend_find(s, id)) {
 		*found = 1;

@@ -240,8 +240,10 @@ int chunk_read(const struct chunk_source *src,
 	int ret = src->get(src->arg, id, blob);
 
 	if (ret == FURROW_ENOENT) {
+		/* A chunk a snapshot names is gone: an integrity failure
+		 * like a corrupt one (verify drops corrupt chunks). */
 		id_hex(id, hex);
-		return error_set(FURROW_ENOENT, "chunk %s is missing", hex);
+		return error_set(FURROW_EVERIFY, "chunk %s is missing", hex);
 	}
 	if (ret)
 		return ret;

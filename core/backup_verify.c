@@ -174,6 +174,8 @@ struct chunk_walk {
 	struct strbuf plain;
 	uint64_t *bad_snaps;
 	size_t nbad, badalloc;
+	unsigned char (*corrupt)[BT_ID_BYTES]; /* chunks that failed */
+	size_t ncorrupt;
 };
 
 static void mark_bad(struct chunk_walk *w, uint64_t snap)
@@ -214,6 +216,8 @@ static int chunk_one(const void *key, size_t klen, const void *val,
 	if (!chunk_unseal(&w->bs->key, key, val, vlen, &w->plain))
 		return 0;
 	id_hex(key, hex);
+	w->corrupt = realloc(w->corrupt, (w->ncorrupt + 1) * sizeof(*w->corrupt));
+	memcpy(w->corrupt[w->ncorrupt++], key, BT_ID_BYTES);
 	ref = refs_find(w->rs, key);
 	if (ref) {
 		say(w->fn, w->arg, w->r, "snapshot %llu: %s: chunk %s is "
@@ -225,6 +229,26 @@ static int chunk_one(const void *key, size_t klen, const void *val,
 		    "%s", hex, error_message());
 	}
 	error_clear();
+	return 0;
+}
+
+static int drop_corrupt_fn(struct store_txn *t, void *arg)
+{
+	struct chunk_walk *w = arg;
+	unsigned char qk[1 + BT_ID_BYTES];
+	size_t i;
+	int ret;
+
+	qk[0] = 'c';
+	for (i = 0; i < w->ncorrupt; i++) {
+		memcpy(qk + 1, w->corrupt[i], BT_ID_BYTES);
+		ret = store_del(t, "chunks", w->corrupt[i], BT_ID_BYTES);
+		if (ret && ret != FURROW_ENOENT)
+			return ret;
+		ret = store_del(t, "offsite", qk, sizeof(qk));
+		if (ret && ret != FURROW_ENOENT)
+			return ret;
+	}
 	return 0;
 }
 
@@ -328,15 +352,35 @@ int backup_verify(struct backup_store *bs, unsigned read_percent,
 		for (j = 0; j < nrec; j++)
 			if (recs[j].info.id == w.bad_snaps[i])
 				ok[j] = 0;
-	/* What was found whole counts as verified (RPO). */
+	/* A corrupt chunk is dropped: the next snapshot of a file that
+	 * still holds those bytes stores them afresh instead of reusing the
+	 * broken copy (the unchanged-file cache checks that chunks exist). */
+	if (bs->writable && w.ncorrupt &&
+	    !store_update(bs->st, drop_corrupt_fn, &w) && fn) {
+		char line[128];
+
+		snprintf(line, sizeof(line), "%zu corrupt chunks removed: the "
+			 "next snapshot stores their data again", w.ncorrupt);
+		fn(arg, line);
+	}
+	error_clear();
+	/* RPO: each app's newest snapshot found whole is its newest
+	 * verified one - lowered, too, when a newer one turned out bad. */
 	if (bs->writable) {
 		for (j = 0; j < nrec; j++) {
 			struct backup_status st;
+			long long best = 0;
+			size_t k;
 
-			if (!ok[j] || status_load(bs->st, recs[j].info.app, &st))
+			if (status_load(bs->st, recs[j].info.app, &st))
 				continue;
-			if (recs[j].info.time > st.verified_time) {
-				st.verified_time = recs[j].info.time;
+			for (k = 0; k < nrec; k++)
+				if (ok[k] && !strcmp(recs[k].info.app,
+						     recs[j].info.app) &&
+				    recs[k].info.time > best)
+					best = recs[k].info.time;
+			if (st.verified_time != best) {
+				st.verified_time = best;
 				(void)status_save(bs->st, recs[j].info.app, &st);
 			}
 		}
@@ -350,6 +394,7 @@ out:
 	free(ok);
 	free(ea.missing);
 	free(w.bad_snaps);
+	free(w.corrupt);
 	strbuf_release(&w.plain);
 	refs_free(&rs);
 	return ret;

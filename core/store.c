@@ -72,6 +72,9 @@ struct store_layout {
 	size_t nmigrations;
 };
 
+/* Mappings of data.mdb store_trim_resident() keeps track of. */
+#define STORE_TRIM_MAPS 4
+
 /* Room for tables added by later versions without an LMDB reconfigure. */
 #define STORE_MAX_DBS 32
 
@@ -94,8 +97,11 @@ struct store {
 	dev_t dev;              /* of db/, for the per-process registry */
 	ino_t ino;
 	ino_t data_ino;         /* of data.mdb: finds the map in /proc */
-	void *map_at;           /* the map, as last found (trim) */
-	size_t map_len, map_seen; /* its length, and the map size then */
+	struct {
+		void *at;
+		size_t len;
+	} maps[STORE_TRIM_MAPS]; /* data.mdb's mappings, as last found */
+	size_t nmaps, map_seen;  /* how many; the map size then */
 	pid_t pid;
 	struct store *next_open;
 	/* Serialises every call into LMDB from this handle: the apply
@@ -1073,35 +1079,37 @@ int store_map_size(struct store *st, size_t *out)
 }
 
 /* LMDB does not tell where its map is (mdb_env_info's address is only
- * set for MDB_FIXEDMAP): find data.mdb's mapping by inode, again only
- * after the map was resized. */
+ * set for MDB_FIXEDMAP): find the mappings of data.mdb's inode, again
+ * only after the map was resized. */
 static void store_find_map(struct store *st, size_t mapsize)
 {
 	char line[4352];
 	FILE *f = fopen("/proc/self/maps", "re");
 
-	st->map_at = NULL;
+	st->nmaps = 0;
 	st->map_seen = mapsize;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f)) {
+	while (f && fgets(line, sizeof(line), f)) {
 		unsigned long lo, hi, off;
 		unsigned long long ino;
 		char perms[8], dev[16];
 
-		if (sscanf(line, "%lx-%lx %7s %lx %15s %llu", &lo, &hi, perms,
+		if (st->nmaps < STORE_TRIM_MAPS &&
+		    sscanf(line, "%lx-%lx %7s %lx %15s %llu", &lo, &hi, perms,
 			   &off, dev, &ino) == 6 && ino == st->data_ino &&
-		    strstr(line, "/data.mdb") && hi - lo >= mapsize / 2) {
-			st->map_at = (void *)lo;
-			st->map_len = hi - lo;
+		    strstr(line, "/data.mdb")) {
+			st->maps[st->nmaps].at = (void *)lo;
+			st->maps[st->nmaps].len = hi - lo;
+			st->nmaps++;
 		}
 	}
-	fclose(f);
+	if (f)
+		fclose(f);
 }
 
 void store_trim_resident(struct store *st)
 {
 	MDB_envinfo info;
+	size_t i;
 
 	if (!st->data_ino)
 		return;
@@ -1112,8 +1120,9 @@ void store_trim_resident(struct store *st)
 		/* Safe at any time: the map is read-only and shared (no
 		 * MDB_WRITEMAP), so a dropped page faults back in from the
 		 * page cache with the same content at the same address. */
-		if (st->map_at)
-			(void)madvise(st->map_at, st->map_len, MADV_DONTNEED);
+		for (i = 0; i < st->nmaps; i++)
+			(void)madvise(st->maps[i].at, st->maps[i].len,
+				      MADV_DONTNEED);
 	}
 	pthread_mutex_unlock(&st->mu);
 }

@@ -16,7 +16,9 @@ test_pkgs=(clang libclang-rt-14-dev openssh-client git python3 file time openssl
 	# t0041: a Debian root with systemd as PID 1 of a Podman container
 	mmdebstrap podman runc
 	# t0040: Podman's API service, a registry, images built from busybox
-	skopeo docker-registry busybox-static apache2-utils)
+	skopeo docker-registry busybox-static apache2-utils
+	# t0050: kill points at LMDB commits, reading the backup store raw
+	strace lmdb-utils)
 
 case ${1:-build} in
 build) want=("${build_pkgs[@]}") ;;

@@ -19,6 +19,14 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-apply.sh"
 
+# Root (tmpfs mounts, owners), strace (kill points) and lmdb-utils
+# (mdb_stat, mdb_dump: chunk counts, a chunk's bytes on disk).
+if [ "$(id -u)" != 0 ] || ! command -v strace >/dev/null ||
+   ! command -v mdb_dump >/dev/null || ! command -v mdb_stat >/dev/null; then
+	echo "1..0 # SKIP needs root, strace and lmdb-utils"
+	exit 0
+fi
+
 BIG_MIB=${BIG_MIB:-300}
 SA=$TEST_DIR/a/state
 SC=$TEST_DIR/c/state
@@ -43,8 +51,11 @@ test_on_exit 'umount -l "$TEST_DIR/f/state"; umount -l "$TEST_DIR/tiny"'
 test_on_exit stop_services
 test_on_exit kill_tracked
 
-# mkagent NAME ROLE [INTERVAL] [KEY] [STATE_DIR]
+# mkagent NAME ROLE [INTERVAL] [KEY|none] [STATE_DIR]: an agent config
+# in $TEST_DIR/NAME, its state in NAME/state unless STATE_DIR.
 mkagent() {
+	local key="backup = { key_file = \"${4:-$TEST_DIR/backup.key}\" },"
+	[ "${4:-}" != none ] || key=
 	mkdir -p "$TEST_DIR/$1" &&
 	cat >"$TEST_DIR/$1/agent.lua" <<-EOA
 	return {
@@ -53,7 +64,7 @@ mkagent() {
 	  trust = { commit_signers = "$K/allowed_signers" },
 	  state_dir = "${5:-state}",
 	  apply = { stop_timeout = 3 },
-	  backup = { key_file = "${4:-$TEST_DIR/backup.key}" },
+	  $key
 	}
 	EOA
 }
@@ -106,8 +117,55 @@ ids() {
 		$PY -c 'import json, sys; print(*[s["id"] for s in json.load(sys.stdin)])'
 }
 
+# listed ID / not_listed ID: ID is (not) among the snapshots of AG.
+listed() { case " $(ids) " in *" $1 "*) return 0 ;; esac; echo "no snapshot $1: $(ids)" >&2; return 1; }
+not_listed() { case " $(ids) " in *" $1 "*) echo "snapshot $1 listed" >&2; return 1 ;; esac; }
+
 # chunks STATE: how many chunks the backup store holds.
 chunks() { mdb_stat -s chunks "$1/backup" | awk '/Entries:/ { print $2 }'; }
+
+# chunk_list STATE: "id length" of every stored (sealed) chunk.
+# flip_chunk STATE ID: flip one bit in the middle of that chunk's sealed
+# bytes where they lie in STATE/backup/data.mdb.
+chunk_list() { $PY "$TEST_DIR/chunks.py" "$1" list; }
+flip_chunk() { $PY "$TEST_DIR/chunks.py" "$1" flip "$2"; }
+# new_data_chunks OLD NEW: ids in chunk list NEW, not in OLD, larger than
+# a manifest's (file data: 16 KiB and more).
+new_data_chunks() {
+	awk 'NR == FNR { old[$1] = 1; next } !($1 in old) && $2 > 16384 { print $1 }' "$1" "$2"
+}
+
+# wait_for SECONDS COMMAND...: poll every 0.1 s until COMMAND succeeds.
+wait_for() {
+	local end=$((SECONDS + $1))
+	shift
+	until "$@"; do
+		[ $SECONDS -lt $end ] || { echo "timed out: $*" >&2; return 1; }
+		sleep 0.1
+	done
+}
+
+# jget FILE PATH: the JSON value at PATH (dot-separated; in a list a
+# number is an index (-1 the last), a name picks the element whose "app" it is).
+jget() {
+	$PY - "$@" <<-\EOP
+	import json, sys
+	d = json.load(open(sys.argv[1]))
+	for k in sys.argv[2].split("."):
+	    if isinstance(d, list):
+	        d = d[int(k)] if k.lstrip("-").isdigit() else [e for e in d if e.get("app") == k][0]
+	    else:
+	        d = d[k]
+	print(d if isinstance(d, str) else json.dumps(d))
+	EOP
+}
+
+# scheduled_upto N: agent d has a scheduled snapshot with id N or more.
+scheduled_upto() {
+	"$FURROW" -c "$TEST_DIR/d/agent.lua" backup list sched --json |
+		$PY -c "import json, sys; sys.exit(not [s for s in json.load(sys.stdin) if s['tag'] == 'scheduled' and s['id'] >= $1])"
+}
+daemon_gone() { ! kill -0 "$(cat "$TEST_DIR/d/daemon.pid")" 2>/dev/null; }
 
 # manifest DIR: see manifest.py.
 manifest() { $PY "$TEST_DIR/manifest.py" "$1"; }
@@ -140,7 +198,23 @@ killed_at() {
 	return 1
 }
 
-# syncs CMD...: how many fdatasync/fsync calls furrow CMD makes.
+# kill_after PID rchar|wchar BYTES: SIGKILL PID once it has read (or
+# written) BYTES; fails if it exits before.
+kill_after() {
+	local r
+	while r=$(sed -n "s/^$2: //p" "/proc/$1/io" 2>/dev/null) && [ -n "$r" ]; do
+		if [ "$r" -ge "$3" ]; then
+			kill -KILL "$1"
+			return 0
+		fi
+		sleep 0.005
+	done
+	echo "pid $1 exited before $2 reached $3" >&2
+	return 1
+}
+
+# syncs CMD...: how many fdatasync calls furrow CMD (agent AG) makes;
+# it must succeed.
 syncs() {
 	strace -f -qq -o "$TEST_DIR/strace.out" \
 		-e trace=fdatasync "$FURROW" -c "$TEST_DIR/${AG:-a}/agent.lua" \
@@ -228,6 +302,34 @@ for dirpath, dirs, files in os.walk(root, topdown=False):
     for n in sorted(files + dirs):
         stamp(os.path.join(dirpath, n))
 stamp(root)
+EOP
+cat >"$TEST_DIR/chunks.py" <<'EOP'
+# chunks.py STATE list | STATE flip ID (see chunk_list, flip_chunk).
+import os, subprocess, sys
+state = sys.argv[1]
+dump = subprocess.run(["mdb_dump", "-s", "chunks", state + "/backup"],
+                      check=True, capture_output=True, text=True).stdout
+lines = dump.split("\n")
+i = lines.index("HEADER=END") + 1
+pairs = []
+while i + 1 < len(lines) and lines[i].startswith(" "):
+    pairs.append((lines[i].strip(), bytes.fromhex(lines[i + 1].strip())))
+    i += 2
+if sys.argv[2] == "list":
+    for k, v in pairs:
+        print(k, len(v))
+    sys.exit(0)
+v = dict(pairs)[sys.argv[3]]
+with open(state + "/backup/data.mdb", "r+b") as f:
+    data = f.read()
+    at = data.find(v)
+    if at < 0 or data.find(v, at + 1) >= 0:
+        sys.exit("chunk %s: not found once in data.mdb" % sys.argv[3])
+    pos = at + len(v) // 2
+    f.seek(pos)
+    f.write(bytes([data[pos] ^ 0x10]))
+    f.flush()
+    os.fsync(f.fileno())
 EOP
 cat >"$TEST_DIR/manifest.py" <<'EOP'
 # manifest.py DIR: one line per entry under DIR (DIR itself as "."), in
@@ -390,15 +492,15 @@ test_expect_success '3a. kill -9 at every kind of commit of a snapshot: store in
 	done
 '
 
-test_expect_success '3b. kill -9 at moments in time during a snapshot, then one that completes' '
+test_expect_success '3b. kill -9 at points of progress of a snapshot, then one that completes' '
 	c0=$(chunks "$SA")
-	for t in 0.2 0.7; do
-		echo "--- killed after $t s"
+	# Killed once it has read 1, 40 and 90 of the 100 MiB that changed.
+	for mib in 1 40 90; do
+		echo "--- killed after reading $mib MiB"
 		head -c 100M /dev/urandom >"$DA/d/churn"
 		"$FURROW" -c "$TEST_DIR/a/agent.lua" backup now db >out 2>err &
 		pid=$!
-		sleep $t
-		kill -KILL $pid
+		kill_after $pid rchar $((mib << 20))
 		rc=0
 		wait $pid || rc=$?
 		test $rc = 137
@@ -416,7 +518,7 @@ test_expect_success '3b. kill -9 at moments in time during a snapshot, then one 
 	xb 0 backup now db
 	cat out
 	set -- $(snap out)
-	test "$4" = 105906176
+	test "$4" = 104857600
 	xb 0 backup verify --read-data
 	cat out
 	test_grep " 0 problems$" out
@@ -430,10 +532,11 @@ test_expect_success '3c. kill -9 at every commit of a forget (garbage collection
 	cp "$TEST_DIR/churn.bin" "$DA/d/churn"
 	xb 0 backup now db
 	id=$(snap out | cut -d" " -f1)
+	test "$(chunks "$SA")" -gt "$c0"
+	# The snapshot goes in one commit, its chunks in sweeps of 1,000.
 	m=$(syncs backup forget db $id)
 	test "$m" -ge 3
-	c1=$(chunks "$SA")
-	test "$c1" -lt "$c0"
+	test "$(chunks "$SA")" = "$c0"
 	for k in $(seq 1 $m); do
 		echo "--- forget killed at commit $k of $m"
 		cp "$TEST_DIR/churn.bin" "$DA/d/churn"
@@ -443,39 +546,311 @@ test_expect_success '3c. kill -9 at every commit of a forget (garbage collection
 		xb 0 backup verify
 		test_grep " 0 problems$" out
 		if [ $k = 1 ]; then
-			ids | grep -q " $id$"
-			test "$(chunks "$SA")" = "$c0"
+			listed $id
+			test "$(chunks "$SA")" -gt "$c0"
 			xb 0 backup forget db $id
 		else
-			! ids | grep -q " $id$"
-			test "$(chunks "$SA")" -gt "$c1"
+			not_listed $id
+			test "$(chunks "$SA")" -gt "$c0"
 			xb 1 backup forget db $id
 			test_grep "no snapshot $id" err
 			xb 0 backup prune db
 		fi
-		test "$(chunks "$SA")" = "$c1"
+		test "$(chunks "$SA")" = "$c0"
 	done
 	xb 0 backup verify --read-data
 	test_grep " 0 problems$" out
 '
 
 test_expect_success '3d. kill -9 during a restore: nothing at --to; the next restore completes' '
-	for t in 0.3 1.2; do
-		echo "--- restore killed after $t s"
+	# Killed once it has written 1, 150 and 350 MiB (of about 402).
+	for mib in 1 150 350; do
+		echo "--- restore killed after writing $mib MiB"
 		"$FURROW" -c "$TEST_DIR/a/agent.lua" backup restore db latest --to "$TEST_DIR/r3" >out 2>err &
 		pid=$!
-		sleep $t
-		kill -KILL $pid
+		kill_after $pid wchar $((mib << 20))
 		rc=0
 		wait $pid || rc=$?
 		test $rc = 137
 		absent "$TEST_DIR/r3"
-		# Its hidden copy stays until the next restore to r3 removes it.
+		# Its hidden copy stays until the next restore to r3 removes it
+		# (that of a process that is gone).
 		test -d "$TEST_DIR/.furrow-restore-r3-$pid"
 	done
 	xb 0 backup restore db latest --to "$TEST_DIR/r3"
 	no_restore_tmp "$TEST_DIR"
 	manifest "$TEST_DIR/r3/d" >m.r3
 	test_cmp m.src m.r3
+'
+
+test_expect_success 'disk full: the snapshot fails and says why; earlier ones list, restore, verify' '
+	mkdir -p "$SF"
+	mount -t tmpfs -o size=64m tmpfs "$SF"
+	mkagent f full
+	AG=f xb 0 apply
+	DF=$SF/apps/full/data/d
+	head -c 2M /dev/urandom >"$DF/first"
+	AG=f xb 0 backup now full
+	manifest "$DF" >m.f1
+	head -c 40M /dev/urandom >"$DF/big"
+	AG=f xb 1 backup now full
+	cat err
+	test_grep -E "^furrow: full: backup of full: cannot store (chunks|the snapshot): no space left on device \([0-9]+ KiB free on the file system of $SF/backup\)" err
+	test "$(AG=f ids)" = 1
+	AG=f xb 0 status --json
+	jget out apps.full.backup.error | grep "no space left on device"
+	AG=f xb 0 backup verify --read-data
+	test_grep " 0 problems$" out
+	AG=f xb 0 backup restore full 1 --to "$TEST_DIR/rf"
+	manifest "$TEST_DIR/rf/d" >m.rf
+	test_cmp m.f1 m.rf
+	# Space again: the next snapshot works, garbage of the failed one goes.
+	rm "$DF/big"
+	AG=f xb 0 backup now full
+	AG=f xb 0 backup verify --read-data
+	test_grep "^2 snapshots, .* 0 problems$" out
+'
+
+test_expect_success 'disk full during a restore: exit 1, nothing left at --to' '
+	mkdir -p "$TEST_DIR/tiny"
+	mount -t tmpfs -o size=8m tmpfs "$TEST_DIR/tiny"
+	xb 1 backup restore db latest --to "$TEST_DIR/tiny/out"
+	test_grep "^furrow: d/big-random: cannot write $TEST_DIR/tiny/.furrow-restore-out-[0-9]*/d/big-random: No space left on device$" err
+	absent "$TEST_DIR/tiny/out"
+	no_restore_tmp "$TEST_DIR/tiny"
+	test "$(df --output=used -k "$TEST_DIR/tiny" | tail -1)" -lt 100
+'
+
+test_expect_success 'another key: list, restore, verify, now refuse (exit 3) and write nothing' '
+	furrow backup key "$TEST_DIR/other.key" >/dev/null
+	mkagent wk main 3600 "$TEST_DIR/other.key" "$SA"
+	before=$(ids)
+	md5sum "$SA/backup/data.mdb" >sum.before
+	AG=wk xb 3 backup list
+	test_grep "^furrow: backup store $SA/backup was written with another backup key than $TEST_DIR/other.key; refusing to use it$" err
+	test ! -s out
+	AG=wk xb 3 backup restore db latest --to "$TEST_DIR/rw"
+	test_grep "another backup key" err
+	absent "$TEST_DIR/rw"
+	no_restore_tmp "$TEST_DIR"
+	AG=wk xb 3 backup verify --read-data
+	AG=wk xb 3 backup now db
+	AG=wk xb 3 backup drill db
+	AG=wk xb 3 backup forget db 1
+	md5sum -c sum.before
+	test "$(ids)" = "$before"
+'
+
+test_expect_success 'a key file others can read is refused, with the fix; an existing key is never overwritten' '
+	cp "$TEST_DIR/backup.key" "$TEST_DIR/exposed.key"
+	chmod 644 "$TEST_DIR/exposed.key"
+	mkagent ek main 3600 "$TEST_DIR/exposed.key" "$SA"
+	AG=ek xb 1 backup list
+	cat err
+	test_grep "chmod 600 $TEST_DIR/exposed.key" err
+	AG=ek xb 1 backup restore db latest --to "$TEST_DIR/re"
+	absent "$TEST_DIR/re"
+	cp "$TEST_DIR/backup.key" key.before
+	test_expect_code 1 furrow backup key "$TEST_DIR/backup.key" 2>err
+	cat err
+	test_cmp key.before "$TEST_DIR/backup.key"
+'
+
+test_expect_success 'retention: keep = 2 after 5 snapshots leaves 2, frees their chunks; forget' '
+	DS=$SC/apps/small/data/d
+	for i in 1 2 3 4 5; do
+		rm -f "$DS"/gen-*
+		head -c 1M /dev/urandom >"$DS/gen-$i"
+		echo $i >"$DS/n"
+		AG=c xb 0 backup now small
+		manifest "$DS" >m.s$i
+		chunk_list "$SC" >cl.$i
+	done
+	test "$(AG=c ids)" = "1 2 3 4 5"
+	c5=$(chunks "$SC")
+	publish 2
+	AG=c xb 0 apply
+	AG=c xb 0 backup prune
+	cat out
+	test_grep "^small: 3 snapshots removed, [0-9]* chunks ([0-9]* bytes) collected$" out
+	test "$(AG=c ids)" = "4 5"
+	# Each removed snapshot had a MiB of its own: 14 chunks and more.
+	test $((c5 - $(chunks "$SC"))) -ge 42
+	test "$(sed -n "s/^small: 3 snapshots removed, \([0-9]*\) chunks.*/\1/p" out)" = $((c5 - $(chunks "$SC")))
+	AG=c xb 0 backup prune small
+	test_grep "^small: 0 snapshots removed, 0 chunks (0 bytes) collected$" out
+	for i in 4 5; do
+		AG=c xb 0 backup restore small $i --to "$TEST_DIR/rs$i"
+		manifest "$TEST_DIR/rs$i/d" >m.rs$i
+		test_cmp m.s$i m.rs$i
+	done
+	AG=c xb 1 backup restore small 3 --to "$TEST_DIR/rs3"
+	test_grep "app small has no snapshot 3" err
+	absent "$TEST_DIR/rs3"
+	c2=$(chunks "$SC")
+	AG=c xb 0 backup forget small 4
+	test_grep "^small: snapshot 4 deleted$" out
+	test "$(AG=c ids)" = 5
+	test $((c2 - $(chunks "$SC"))) -ge 14
+	AG=c xb 1 backup forget small 4
+	test_grep "no snapshot 4" err
+	AG=c xb 1 backup forget db 5
+	test_grep "snapshot 5 is of app small, not db" err
+	AG=c xb 0 backup verify --read-data
+	test_grep "^1 snapshots, .* 0 problems$" out
+'
+
+test_expect_success 'drill: passes, status shows RTO and RPO, scratch removed' '
+	AG=c xb 0 backup drill small
+	cat out
+	test_grep "^small: drill of snapshot 5 passed: 3 files, 1048578 bytes restored and checked in [0-9.]* s (RTO)$" out
+	absent "$SC/backup-drill/small"
+	no_restore_tmp "$SC/backup-drill"
+	AG=c xb 0 status --json
+	jget out apps.small.backup >b.json
+	cat b.json
+	test "$(jget b.json last_drill_ok)" = true
+	test "$(jget b.json last_drill_snapshot)" = 5
+	test "$(jget b.json last_snapshot)" = 5
+	jget b.json rto_seconds | grep -Eqx "[0-9]+(\.[0-9]+)?"
+	jget b.json rpo_seconds | grep -Eqx "[0-9]+"
+'
+
+test_expect_success 'a corrupted chunk on disk: verify --read-data names it (exit 3), restore refuses it' '
+	DS=$SC/apps/small/data/d
+	rm "$DS/gen-5"
+	head -c 1M /dev/urandom >"$DS/gen-6"
+	AG=c xb 0 backup now small
+	chunk_list "$SC" >cl.6
+	manifest "$DS" >m.s6
+	bad=$(new_data_chunks cl.4 cl.5 | head -n 1)
+	test -n "$bad"
+	flip_chunk "$SC" "$bad"
+	# The structure is whole; only reading the data finds it.
+	AG=c xb 0 backup verify
+	AG=c xb 3 backup verify --read-data
+	cat out
+	test_grep "^problem: snapshot 5: d/gen-5: chunk $bad is corrupt: " out
+	test "$(grep -c "^problem:" out)" = 1
+	test_grep "^2 snapshots, [0-9]* chunks referenced or stored, [0-9]* read and checked: 1 problems$" out
+	AG=c xb 3 backup restore small 5 --to "$TEST_DIR/rc5"
+	cat err
+	test_grep "chunk $bad" err
+	absent "$TEST_DIR/rc5"
+	no_restore_tmp "$TEST_DIR"
+	# A snapshot without it restores; the drill (of the newest) passes.
+	AG=c xb 0 backup restore small 6 --to "$TEST_DIR/rc6"
+	manifest "$TEST_DIR/rc6/d" >m.rc6
+	test_cmp m.s6 m.rc6
+	AG=c xb 0 backup drill small
+'
+
+test_expect_success 'a drill of a tampered snapshot fails (exit 3) and status says so' '
+	bad=$(new_data_chunks cl.5 cl.6 | head -n 1)
+	flip_chunk "$SC" "$bad"
+	AG=c xb 3 backup drill small
+	cat out err
+	test_grep "drill of snapshot 6 failed: .*chunk $bad" err
+	absent "$SC/backup-drill/small"
+	no_restore_tmp "$SC/backup-drill"
+	AG=c xb 0 status --json
+	test "$(jget out apps.small.backup.last_drill_ok)" = false
+	test "$(jget out apps.small.backup.last_drill_snapshot)" = 6
+	AG=c xb 3 backup verify --read-data
+	test "$(grep -c "^problem:" out)" = 2
+'
+
+test_expect_success 'schedule: furrow run snapshots by itself (every = "2s"); backup now and drill go through it' '
+	mkagent d sched 1
+	"$FURROW" -c "$TEST_DIR/d/agent.lua" run >>"$TEST_DIR/d/daemon.log" 2>&1 </dev/null &
+	echo $! >"$TEST_DIR/d/daemon.pid"
+	track_pid $!
+	wait_for 30 test -d "$SD/apps/sched/data/d"
+	echo scheduled >"$SD/apps/sched/data/d/f"
+	# Scheduled snapshots one after the other (retention keeps 3).
+	wait_for 40 scheduled_upto 4
+	AG=d xb 0 backup list sched --json
+	test "$(jget out -1.tag)" = scheduled
+	test "$(jget out -1.files)" = 2
+	test "$(grep -c "event=backup.done" "$TEST_DIR/d/daemon.log")" -ge 3
+	# The daemon holds the state dir: these are served by it.
+	AG=d xb 0 backup now sched
+	cat out
+	test_grep -E "^sched: snapshot [0-9]+: 2 files, 10 bytes, [0-9]+ new bytes stored in [0-9.]+ s$" out
+	id=$(sed -n "s/^sched: snapshot \([0-9]*\):.*/\1/p" out)
+	AG=d xb 0 backup list sched --json
+	$PY -c "import json, sys; l = json.load(open(\"out\")); sys.exit(not [s for s in l if s[\"id\"] == $id and s[\"tag\"] == \"manual\"])"
+	AG=d xb 0 backup drill sched
+	test_grep -E "^sched: drill of snapshot [0-9]+ passed: 2 files, 10 bytes restored and checked in [0-9.]+ s$" out
+	kill -TERM "$(cat "$TEST_DIR/d/daemon.pid")"
+	wait_for 20 daemon_gone
+	AG=d xb 0 backup verify --read-data
+	test_grep " 0 problems$" out
+'
+
+test_expect_success 'usage: help, usage errors (exit 2), an app without backup, bad snapshots and targets (exit 1)' '
+	furrow backup --help >out
+	test_grep "^usage: furrow \[-c FILE\] backup COMMAND \[ARGS\]$" out
+	furrow -c "$TEST_DIR/a/agent.lua" backup restore --help >out
+	test_grep "^  restore APP SNAPSHOT --to DIR" out
+	xb 2 backup
+	xb 2 backup bogus
+	test_grep "unknown backup command .bogus." err
+	xb 2 backup key
+	xb 2 backup now -x
+	xb 2 backup list db db
+	xb 2 backup list --bogus
+	xb 2 backup verify --read-data=0
+	xb 2 backup verify --read-data=101
+	xb 2 backup verify --bogus
+	xb 2 backup restore db latest
+	xb 2 backup restore db
+	xb 2 backup restore db latest --to x extra
+	xb 2 backup drill
+	xb 2 backup forget db
+	xb 2 backup forget db abc
+	xb 2 backup upload now
+	# Apps: one without backup, one not here; `now` alone does every app
+	# that has a backup.
+	xb 1 backup now plain
+	test_grep "^furrow: plain: app plain declares no backup" err
+	xb 1 backup now nosuch
+	test_grep "^furrow: nosuch: app nosuch is not applied on this host" err
+	xb 1 backup now plain db
+	test_grep "^db: snapshot [0-9]*: " out
+	xb 0 backup now
+	test "$(grep -c ": snapshot " out)" = 1
+	test_grep "^db: snapshot [0-9]*: " out
+	# Snapshots and targets.
+	xb 1 backup restore db 999 --to "$TEST_DIR/u1"
+	test_grep "app db has no snapshot 999" err
+	xb 1 backup restore db abc --to "$TEST_DIR/u1"
+	test_grep "give a snapshot id" err
+	xb 1 backup restore plain latest --to "$TEST_DIR/u1"
+	test_grep "app plain has no snapshot" err
+	absent "$TEST_DIR/u1"
+	mkdir -p "$TEST_DIR/u2"
+	echo keep >"$TEST_DIR/u2/mine"
+	xb 1 backup restore db latest --to "$TEST_DIR/u2"
+	test_grep "$TEST_DIR/u2 already exists and is not an empty directory" err
+	test "$(ls "$TEST_DIR/u2")" = mine
+	xb 1 backup restore db latest --to "$TEST_DIR/u2/mine"
+	test "$(cat "$TEST_DIR/u2/mine")" = keep
+	# An empty directory is kept when a restore fails, replaced when it
+	# works; DIR/ means DIR.
+	mkdir "$TEST_DIR/u3"
+	AG=c xb 3 backup restore small 5 --to "$TEST_DIR/u3/"
+	test -d "$TEST_DIR/u3"
+	test -z "$(ls -A "$TEST_DIR/u3")"
+	AG=f xb 0 backup restore full 1 --to "$TEST_DIR/u3/"
+	test_grep "restored into $TEST_DIR/u3/: " out
+	manifest "$TEST_DIR/u3/d" >m.u3
+	test_cmp m.f1 m.u3
+	no_restore_tmp "$TEST_DIR/u3"
+	no_restore_tmp "$TEST_DIR"
+	# No key configured.
+	mkagent nk main 3600 none "$SA"
+	AG=nk xb 1 backup list
+	test_grep "backups need a key: set backup.key_file" err
 '
 test_done
