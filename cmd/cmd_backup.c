@@ -283,6 +283,10 @@ static int do_verify(const struct config *cfg, int argc, char **argv)
 		cmd_error(NULL);
 		return cmd_exit_for(ret);
 	}
+	if (r.removed)
+		printf("%llu corrupt chunks removed from the store: the next "
+		       "snapshot of a file that still holds their bytes stores "
+		       "them again\n", (unsigned long long)r.removed);
 	printf("%s%llu snapshots, %llu chunks referenced or stored, %llu read "
 	       "and checked: %llu problems\n", offsite ? "offsite: " : "",
 	       (unsigned long long)r.snapshots,

@@ -107,11 +107,16 @@ int backup_restore_in_place(struct backup_store *bs, uint64_t id,
 typedef void (*backup_problem_fn)(void *arg, const char *line);
 struct backup_verify_result {
 	uint64_t snapshots, chunks_checked, chunks_total, problems;
+	uint64_t removed;           /* corrupt chunks dropped from the store,
+	                               so the next snapshot stores them anew */
 };
 /* read_percent 0: structure only (every record opens, every tree
  * decodes, every referenced chunk exists); 1..100: also open and check
- * that share of chunks (all at 100).  Snapshots found whole are marked
- * verified (RPO). */
+ * that share of chunks (all at 100).  A chunk found corrupt is dropped
+ * (read-write store), so the next snapshot of a file that still holds
+ * its bytes stores them afresh instead of reusing the broken copy.  Each
+ * app's newest snapshot found whole becomes its newest verified one
+ * (RPO), lowered too when a newer one turned out bad. */
 int backup_verify(struct backup_store *bs, unsigned read_percent,
 		  backup_problem_fn fn, void *arg,
 		  struct backup_verify_result *r);

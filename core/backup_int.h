@@ -84,6 +84,22 @@ void sealer_submit(struct sealer *s, const unsigned char id[BT_ID_BYTES],
 int sealer_drain(struct sealer *s, sealer_fn fn, void *arg);
 void sealer_free(struct sealer *s);
 
+/* Opening chunks on worker threads for a restore (backup_opener.c):
+ * submit a chunk id with its length and where it goes; when
+ * opener_full(), opener_drain() opens what is left on this thread too,
+ * waits, and calls fn with each plaintext in submit order (stopping at
+ * the first error, which it returns). */
+#define OPENER_JOBS 16
+struct opener;
+typedef int (*opener_fn)(void *arg, const void *plain, size_t len,
+			 uint64_t off);
+struct opener *opener_new(const struct chunk_source *src);
+int opener_full(const struct opener *o);
+void opener_submit(struct opener *o, const unsigned char id[BT_ID_BYTES],
+		   uint64_t len, uint64_t off);
+int opener_drain(struct opener *o, opener_fn fn, void *arg);
+void opener_free(struct opener *o);
+
 /* The snapshot record: what a snapshot is, with its tree's chunks. */
 struct backup_record {
 	struct backup_info info;

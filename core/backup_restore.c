@@ -42,6 +42,7 @@ struct restore {
 	size_t ndirs, alloc;
 	struct strbuf abs, blob, plain;
 	struct backup_restore_stats *stats;
+	struct opener *opener;
 	int as_root;
 };
 
@@ -118,10 +119,38 @@ static int pwrite_all(int fd, const char *buf, size_t len, off_t off)
 	return 0;
 }
 
+struct write_arg {
+	struct restore *r;
+	int fd;
+};
+
+static int write_opened(void *arg, const void *plain, size_t len,
+			uint64_t off)
+{
+	struct write_arg *w = arg;
+
+	w->r->stats->chunks++;
+	if (pwrite_all(w->fd, plain, len, (off_t)off) < 0)
+		return error_errno(FURROW_EIO, "cannot write %s",
+				   w->r->abs.buf);
+	return 0;
+}
+
+static int discard_opened(void *arg, const void *plain, size_t len,
+			  uint64_t off)
+{
+	(void)arg;
+	(void)plain;
+	(void)len;
+	(void)off;
+	return 0;
+}
+
 static int restore_file(struct restore *r, const struct bt_entry *e)
 {
 	struct bt_extent_reader xr;
 	struct bt_extent x;
+	struct write_arg w;
 	uint64_t off = 0;
 	int fd, ret = 0;
 
@@ -129,20 +158,30 @@ static int restore_file(struct restore *r, const struct bt_entry *e)
 		  O_CLOEXEC, 0600);
 	if (fd < 0)
 		return error_errno(FURROW_EIO, "cannot create %s", r->abs.buf);
+	w.r = r;
+	w.fd = fd;
+	/* Chunks are opened on the opener's threads, written here in the
+	 * order of the file; holes are left as holes. */
 	bt_extents(&xr, e);
 	while (!ret && bt_extent_next(&xr, &x)) {
 		if (!x.hole) {
-			ret = chunk_read(r->src, x.id, &r->blob, &r->plain);
-			if (!ret && r->plain.len != x.len)
-				ret = error_set(FURROW_EVERIFY, "chunk length "
-						"differs from the manifest");
-			if (!ret && pwrite_all(fd, r->plain.buf, r->plain.len,
-					       (off_t)off) < 0)
-				ret = error_errno(FURROW_EIO, "cannot write %s",
-						  r->abs.buf);
-			r->stats->chunks++;
+			if (opener_full(r->opener))
+				ret = opener_drain(r->opener, write_opened, &w);
+			if (!ret)
+				opener_submit(r->opener, x.id, x.len, off);
 		}
 		off += x.len;
+	}
+	if (!ret) {
+		ret = opener_drain(r->opener, write_opened, &w);
+	} else {
+		/* Empty the opener, keeping this error's message. */
+		char keep[FURROW_ERROR_MAX];
+		int code = error_code() ? error_code() : ret;
+
+		snprintf(keep, sizeof(keep), "%s", error_message());
+		(void)opener_drain(r->opener, discard_opened, NULL);
+		error_set(code, "%s", keep);
 	}
 	if (!ret && ftruncate(fd, (off_t)e->size) < 0)
 		ret = error_errno(FURROW_EIO, "cannot size %s", r->abs.buf);
@@ -221,6 +260,7 @@ int restore_tree(const struct chunk_source *src, const void *tree,
 	r.root = dir;
 	r.stats = stats;
 	r.as_root = geteuid() == 0;
+	r.opener = opener_new(src);
 	strbuf_init(&r.abs, 256);
 	if ((ret = bt_reader_init(&rd, tree, tree_len)))
 		goto out;
@@ -240,6 +280,7 @@ out:
 	strbuf_release(&r.abs);
 	strbuf_release(&r.blob);
 	strbuf_release(&r.plain);
+	opener_free(r.opener);
 	return ret < 0 ? ret : 0;
 }
 

@@ -275,7 +275,9 @@ static int local_get(void *arg, const unsigned char id[BT_ID_BYTES],
 	struct backup_store *bs = arg;
 	struct get_arg a = { id, blob };
 
-	if (++bs->reads % BACKUP_TRIM_EVERY == 0)
+	/* Restores call this from several threads (backup_opener.c). */
+	if (__atomic_add_fetch(&bs->reads, 1, __ATOMIC_RELAXED) %
+	    BACKUP_TRIM_EVERY == 0)
 		store_trim_resident(bs->st);
 	return store_view(bs->st, local_get_fn, &a);
 }

@@ -356,13 +356,8 @@ int backup_verify(struct backup_store *bs, unsigned read_percent,
 	 * still holds those bytes stores them afresh instead of reusing the
 	 * broken copy (the unchanged-file cache checks that chunks exist). */
 	if (bs->writable && w.ncorrupt &&
-	    !store_update(bs->st, drop_corrupt_fn, &w) && fn) {
-		char line[128];
-
-		snprintf(line, sizeof(line), "%zu corrupt chunks removed: the "
-			 "next snapshot stores their data again", w.ncorrupt);
-		fn(arg, line);
-	}
+	    !store_update(bs->st, drop_corrupt_fn, &w))
+		r->removed = w.ncorrupt;
 	error_clear();
 	/* RPO: each app's newest snapshot found whole is its newest
 	 * verified one - lowered, too, when a newer one turned out bad. */
