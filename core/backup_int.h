@@ -69,18 +69,19 @@ int chunk_read(const struct chunk_source *src,
 	       const unsigned char id[BT_ID_BYTES], struct strbuf *blob,
 	       struct strbuf *plain);
 
-/* Sealing new chunks on worker threads (backup_sealer.c): submit copies
- * of chunks; when sealer_full(), sealer_drain() seals what is left on
- * this thread too, waits, and calls fn for each sealed blob in submit
- * order (stopping at the first error, which it returns). */
-#define SEALER_JOBS 16         /* chunks in flight at most */
+/* Sealing new chunks on worker threads (backup_sealer.c): submit a copy
+ * of each new chunk; sealed ones come back, in submit order, through fn
+ * (called by sealer_submit() and sealer_drain() on the caller's thread);
+ * sealer_drain() waits for all.  The first error (a seal's or fn's) is
+ * returned.  sealer_has(): is id submitted and not handed back yet. */
+#define SEALER_JOBS 16        /* chunks in flight at most */
 struct sealer;
 typedef int (*sealer_fn)(void *arg, const unsigned char *id,
 			 const void *blob, size_t len);
 struct sealer *sealer_new(const struct backup_key *key);
-int sealer_full(const struct sealer *s);
-void sealer_submit(struct sealer *s, const unsigned char id[BT_ID_BYTES],
-		   const void *data, size_t len);
+int sealer_submit(struct sealer *s, const unsigned char id[BT_ID_BYTES],
+		  const void *data, size_t len, sealer_fn fn, void *arg);
+int sealer_has(struct sealer *s, const unsigned char id[BT_ID_BYTES]);
 int sealer_drain(struct sealer *s, sealer_fn fn, void *arg);
 void sealer_free(struct sealer *s);
 

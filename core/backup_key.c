@@ -7,6 +7,7 @@
  * secrets, and never handing out plaintext that failed authentication.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -73,6 +74,36 @@ static int fill_random(void *buf, size_t len)
 		p += n;
 		len -= (size_t)n;
 	}
+	return 0;
+}
+
+/*
+ * A fresh GCM nonce: a random 64-bit prefix per thread and process, then
+ * a 32-bit counter.  A getrandom() per chunk cost more than the chunk's
+ * encryption; uniqueness only needs the prefix never to repeat under one
+ * key with a counter that never wraps (a new prefix is drawn first), and
+ * the pid check gives a forked child its own prefix.
+ */
+static __thread unsigned char nonce_prefix[8];
+static __thread uint32_t nonce_count;
+static __thread pid_t nonce_pid;
+
+static int next_nonce(unsigned char out[BACKUP_GCM_NONCE_BYTES])
+{
+	pid_t pid = getpid();
+
+	if (nonce_pid != pid || nonce_count == UINT32_MAX) {
+		if (fill_random(nonce_prefix, sizeof(nonce_prefix)) < 0)
+			return -1;
+		nonce_count = 0;
+		nonce_pid = pid;
+	}
+	memcpy(out, nonce_prefix, sizeof(nonce_prefix));
+	out[8] = (unsigned char)(nonce_count >> 24);
+	out[9] = (unsigned char)(nonce_count >> 16);
+	out[10] = (unsigned char)(nonce_count >> 8);
+	out[11] = (unsigned char)nonce_count;
+	nonce_count++;
 	return 0;
 }
 
@@ -317,7 +348,7 @@ int backup_seal(const struct backup_key *k, unsigned char type,
 	strbuf_grow(out, len + BACKUP_SEAL_OVERHEAD);
 	blob = (unsigned char *)out->buf + old;
 	blob[0] = BACKUP_BLOB_VERSION;
-	if (fill_random(blob + 1, BACKUP_GCM_NONCE_BYTES) < 0) {
+	if (next_nonce(blob + 1) < 0) {
 		strbuf_setlen(out, old); /* the NUL at out->len again */
 		return error_errno(FURROW_EIO, "backup seal: cannot get a "
 				   "random nonce");

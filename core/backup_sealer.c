@@ -3,11 +3,12 @@
  * while the snapshot's own thread reads, cuts and hashes the next ones
  * (backup_int.h: struct sealer).
  *
- * Jobs sit in a fixed array; workers take them in order; when the array
- * is full the submitter drains it: it seals what is still waiting itself,
- * waits for the rest, and hands every result to the caller in submit
- * order.  So at most SEALER_JOBS chunks (and their sealed copies) are in
- * memory, and results are deterministic in order.
+ * The jobs form a ring: the submitter adds at the tail, workers take
+ * waiting jobs in order, and sealed jobs leave at the head, in submit
+ * order, through the caller's function.  When the ring is full the
+ * submitter seals a waiting job itself (or waits for the oldest), so both
+ * cores stay busy and at most SEALER_JOBS chunks (and their sealed copies)
+ * are in memory.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -40,12 +41,16 @@ struct sealer {
 	pthread_mutex_t mu;
 	pthread_cond_t work, done;
 	struct job jobs[SEALER_JOBS];
-	size_t n;                  /* jobs submitted since the last drain */
-	size_t next;               /* the next job a thread may take */
+	/* Counters, not indices: job k lives in jobs[k % SEALER_JOBS]. */
+	unsigned long head;        /* oldest job not handed out yet */
+	unsigned long take;        /* next job a thread may seal */
+	unsigned long tail;        /* next free slot */
 	int quit;
 	pthread_t tid[SEALER_MAX_WORKERS];
 	unsigned workers;
 };
+
+#define JOB(s, k) (&(s)->jobs[(k) % SEALER_JOBS])
 
 static void run_job(struct sealer *s, struct job *j)
 {
@@ -60,17 +65,27 @@ static struct job *take(struct sealer *s)
 {
 	struct job *j;
 
-	if (s->next >= s->n)
+	if (s->take == s->tail)
 		return NULL;
-	j = &s->jobs[s->next++];
+	j = JOB(s, s->take++);
 	j->state = JOB_RUNNING;
 	return j;
+}
+
+/* Seal j without the lock, then mark it done (mu held around). */
+static void seal_unlocked(struct sealer *s, struct job *j)
+{
+	pthread_mutex_unlock(&s->mu);
+	run_job(s, j);
+	pthread_mutex_lock(&s->mu);
+	j->state = JOB_DONE;
+	pthread_cond_broadcast(&s->done);
 }
 
 static void *worker(void *arg)
 {
 	struct sealer *s = arg;
-	struct job *j;
+	struct job *j = NULL;
 
 	pthread_mutex_lock(&s->mu);
 	for (;;) {
@@ -78,11 +93,7 @@ static void *worker(void *arg)
 			pthread_cond_wait(&s->work, &s->mu);
 		if (s->quit)
 			break;
-		pthread_mutex_unlock(&s->mu);
-		run_job(s, j);
-		pthread_mutex_lock(&s->mu);
-		j->state = JOB_DONE;
-		pthread_cond_broadcast(&s->done);
+		seal_unlocked(s, j);
 	}
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
@@ -105,7 +116,7 @@ struct sealer *sealer_new(const struct backup_key *key)
 		strbuf_init(&s->jobs[i].blob, 0);
 		strbuf_init(&s->jobs[i].scratch, 0);
 	}
-	/* The submitting thread seals too while it drains. */
+	/* The submitting thread seals too when the ring is full. */
 	want = cpus > 1 ? (unsigned)(cpus - 1) : 0;
 	if (want > SEALER_MAX_WORKERS)
 		want = SEALER_MAX_WORKERS;
@@ -115,60 +126,91 @@ struct sealer *sealer_new(const struct backup_key *key)
 	return s;
 }
 
-int sealer_full(const struct sealer *s)
+/* Hand out the sealed jobs at the head, in order (mu held; released
+ * around fn).  The first error stops it and is returned. */
+static int collect(struct sealer *s, sealer_fn fn, void *arg)
 {
-	return s->n == SEALER_JOBS;
+	int ret = 0;
+
+	while (!ret && s->head != s->tail && JOB(s, s->head)->state == JOB_DONE) {
+		struct job *j = JOB(s, s->head);
+
+		pthread_mutex_unlock(&s->mu);
+		ret = j->ret ? error_set(j->ret, "%s", j->err) :
+		      fn(arg, j->id, j->blob.buf, j->blob.len);
+		pthread_mutex_lock(&s->mu);
+		j->state = JOB_FREE;
+		s->head++;
+	}
+	return ret;
 }
 
-void sealer_submit(struct sealer *s, const unsigned char id[BT_ID_BYTES],
-		   const void *data, size_t len)
+int sealer_submit(struct sealer *s, const unsigned char id[BT_ID_BYTES],
+		  const void *data, size_t len, sealer_fn fn, void *arg)
 {
 	struct job *j;
+	int ret;
 
-	if (s->n == SEALER_JOBS)
-		BUG("sealer_submit on a full sealer: drain first");
-	j = &s->jobs[s->n];
+	pthread_mutex_lock(&s->mu);
+	ret = collect(s, fn, arg);
+	while (!ret && s->tail - s->head == SEALER_JOBS) {
+		/* Full: seal a waiting job here, else wait for one. */
+		if ((j = take(s)))
+			seal_unlocked(s, j);
+		else
+			pthread_cond_wait(&s->done, &s->mu);
+		ret = collect(s, fn, arg);
+	}
+	if (ret) {
+		pthread_mutex_unlock(&s->mu);
+		return ret;
+	}
+	j = JOB(s, s->tail);
+	pthread_mutex_unlock(&s->mu);
+	/* The slot is ours until it is published below; its buffers keep
+	 * their size from job to job: no allocation per chunk once warm. */
 	memcpy(j->id, id, BT_ID_BYTES);
-	/* The buffers keep their size from job to job: no allocation per
-	 * chunk once warm. */
 	strbuf_reset(&j->data);
 	strbuf_add(&j->data, data, len);
 	j->ret = 0;
 	pthread_mutex_lock(&s->mu);
 	j->state = JOB_WAITING;
-	s->n++;
+	s->tail++;
 	pthread_cond_signal(&s->work);
 	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+int sealer_has(struct sealer *s, const unsigned char id[BT_ID_BYTES])
+{
+	unsigned long k;
+	int found = 0;
+
+	pthread_mutex_lock(&s->mu);
+	for (k = s->head; k != s->tail && !found; k++)
+		found = !memcmp(JOB(s, k)->id, id, BT_ID_BYTES);
+	pthread_mutex_unlock(&s->mu);
+	return found;
 }
 
 int sealer_drain(struct sealer *s, sealer_fn fn, void *arg)
 {
 	struct job *j;
-	size_t i;
 	int ret = 0;
 
-	/* Help: seal what no worker has taken yet. */
 	pthread_mutex_lock(&s->mu);
-	while ((j = take(s))) {
-		pthread_mutex_unlock(&s->mu);
-		run_job(s, j);
-		pthread_mutex_lock(&s->mu);
-		j->state = JOB_DONE;
-	}
-	for (i = 0; i < s->n; i++)
-		while (s->jobs[i].state != JOB_DONE)
+	while (s->head != s->tail) {
+		if ((j = take(s)))
+			seal_unlocked(s, j);
+		else if (JOB(s, s->head)->state != JOB_DONE)
 			pthread_cond_wait(&s->done, &s->mu);
-	pthread_mutex_unlock(&s->mu);
-	for (i = 0; i < s->n; i++) {
-		j = &s->jobs[i];
-		if (!ret && j->ret)
-			ret = error_set(j->ret, "%s", j->err);
-		else if (!ret)
-			ret = fn(arg, j->id, j->blob.buf, j->blob.len);
-		j->state = JOB_FREE;
+		if (!ret)
+			ret = collect(s, fn, arg);
+		else
+			while (s->head != s->tail &&
+			       JOB(s, s->head)->state == JOB_DONE)
+				JOB(s, s->head++)->state = JOB_FREE;
 	}
-	pthread_mutex_lock(&s->mu);
-	s->n = s->next = 0;
 	pthread_mutex_unlock(&s->mu);
 	return ret;
 }

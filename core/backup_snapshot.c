@@ -112,8 +112,6 @@ struct snap {
 	uint64_t nextents;
 	struct backup_info *info;
 	struct sealer *sealer;     /* seals new chunks on other threads */
-	unsigned char inflight[SEALER_JOBS][BT_ID_BYTES]; /* submitted, not drained */
-	size_t ninflight;
 	dev_t root_dev;
 	int skipped_special;
 };
@@ -216,17 +214,16 @@ static int chunk_known(struct snap *s, const unsigned char *id, int *found)
 	struct exists_arg a = { id, 0 };
 	int ret;
 
-	if (++s->bs->reads % 8 == 0)
+	if (++s->bs->reads % 32 == 0)
 		store_trim_resident(s->bs->st);
 	if (pend_find(s, id)) {
 		*found = 1;
 		return 0;
 	}
-	for (size_t i = 0; i < s->ninflight; i++)
-		if (!memcmp(s->inflight[i], id, BT_ID_BYTES)) {
-			*found = 1;
-			return 0;
-		}
+	if (sealer_has(s->sealer, id)) {
+		*found = 1;
+		return 0;
+	}
 	ret = store_view(s->bs->st, exists_fn, &a);
 	*found = a.found;
 	return ret;
@@ -263,10 +260,7 @@ static int add_sealed(void *arg, const unsigned char *id, const void *blob,
 /* Everything submitted sealed and in the batch. */
 static int drain(struct snap *s)
 {
-	int ret = sealer_drain(s->sealer, add_sealed, s);
-
-	s->ninflight = 0;
-	return ret;
+	return sealer_drain(s->sealer, add_sealed, s);
 }
 
 /* Store one chunk (unless stored already); its id in id.  New chunks
@@ -281,11 +275,7 @@ static int put_chunk(struct snap *s, const unsigned char *data, size_t len,
 		return ret;
 	if (found)
 		return 0;
-	if (sealer_full(s->sealer) && (ret = drain(s)))
-		return ret;
-	memcpy(s->inflight[s->ninflight++], id, BT_ID_BYTES);
-	sealer_submit(s->sealer, id, data, len);
-	return 0;
+	return sealer_submit(s->sealer, id, data, len, add_sealed, s);
 }
 
 static void add_extent(struct snap *s, uint64_t len, int hole,
