@@ -115,6 +115,24 @@ static int stop_or_start(struct engine *e, struct slots *slots,
 	return 0;
 }
 
+/* What op_snapshot_data() and op_restore_data() snapshot: spec's
+ * backup.paths of app's data directory (data: its path, kept by the
+ * caller). */
+static void request_for(struct backup_request *req, struct strbuf *data,
+			struct engine *e, const char *app,
+			const struct appspec *spec, const char *tag,
+			const char *commit)
+{
+	data_dir_of(data, e->cfg, app);
+	memset(req, 0, sizeof(*req));
+	req->app = app;
+	req->data_dir = data->buf;
+	req->paths = spec->backup.paths;
+	req->npaths = spec->backup.path_count;
+	req->tag = tag;
+	req->commit = commit;
+}
+
 int op_snapshot_data(struct engine *e, const char *app,
 		     const struct appspec *spec, const char *tag,
 		     const char *commit, struct backup_info *out)
@@ -124,14 +142,7 @@ int op_snapshot_data(struct engine *e, const char *app,
 	struct strbuf data = STRBUF_INIT;
 	int ret;
 
-	data_dir_of(&data, e->cfg, app);
-	memset(&req, 0, sizeof(req));
-	req.app = app;
-	req.data_dir = data.buf;
-	req.paths = spec->backup.paths;
-	req.npaths = spec->backup.path_count;
-	req.tag = tag;
-	req.commit = commit;
+	request_for(&req, &data, e, app, spec, tag, commit);
 	if (!(ret = backup_open(&bs, e->cfg, 1, BACKUP_WAIT_SECONDS))) {
 		ret = backup_take(bs, &req, out);
 		if (ret) {
@@ -159,14 +170,7 @@ int op_restore_data(struct engine *e, const char *app,
 	char num[24];
 	int ret;
 
-	data_dir_of(&data, e->cfg, app);
-	memset(&req, 0, sizeof(req));
-	req.app = app;
-	req.data_dir = data.buf;
-	req.paths = spec->backup.paths;
-	req.npaths = spec->backup.path_count;
-	req.tag = save_tag;
-	req.commit = commit;
+	request_for(&req, &data, e, app, spec, save_tag, commit);
 	if ((ret = backup_open(&bs, e->cfg, 1, BACKUP_WAIT_SECONDS)))
 		goto out;
 	/* The snapshot to put back must still be there (retention may have

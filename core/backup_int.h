@@ -64,6 +64,11 @@ int chunk_seal(const struct backup_key *k, const unsigned char id[BT_ID_BYTES],
 int chunk_unseal(const struct backup_key *k,
 		 const unsigned char id[BT_ID_BYTES], const void *blob,
 		 size_t len, struct strbuf *plain);
+/* Inside a write transaction: delete n chunks (ids: n * BT_ID_BYTES
+ * bytes) and their offsite queue entries; absent ones are fine. */
+struct store_txn;
+int chunks_delete(struct store_txn *t, const unsigned char *ids, size_t n);
+
 /* Fetch and unseal in one. */
 int chunk_read(const struct chunk_source *src,
 	       const unsigned char id[BT_ID_BYTES], struct strbuf *blob,

@@ -185,23 +185,8 @@ struct batch_arg {
 static int sweep_fn(struct store_txn *t, void *arg)
 {
 	struct batch_arg *a = arg;
-	unsigned char qk[1 + BT_ID_BYTES];
-	size_t i;
-	int ret;
 
-	qk[0] = 'c';
-	for (i = 0; i < a->n; i++) {
-		const unsigned char *id = a->ids + i * BT_ID_BYTES;
-
-		memcpy(qk + 1, id, BT_ID_BYTES);
-		ret = store_del(t, "chunks", id, BT_ID_BYTES);
-		if (ret && ret != FURROW_ENOENT)
-			return ret;
-		ret = store_del(t, "offsite", qk, sizeof(qk));
-		if (ret && ret != FURROW_ENOENT)
-			return ret;
-	}
-	return 0;
+	return chunks_delete(t, a->ids, a->n);
 }
 
 int backup_gc(struct backup_store *bs, struct backup_prune_result *r)

@@ -289,6 +289,27 @@ void backup_local_source(struct chunk_source *src, struct backup_store *bs)
 	src->key = &bs->key;
 }
 
+int chunks_delete(struct store_txn *t, const unsigned char *ids, size_t n)
+{
+	unsigned char qk[1 + BT_ID_BYTES];
+	size_t i;
+	int ret;
+
+	qk[0] = 'c';
+	for (i = 0; i < n; i++) {
+		const unsigned char *id = ids + i * BT_ID_BYTES;
+
+		memcpy(qk + 1, id, BT_ID_BYTES);
+		ret = store_del(t, "chunks", id, BT_ID_BYTES);
+		if (ret && ret != FURROW_ENOENT)
+			return ret;
+		ret = store_del(t, "offsite", qk, sizeof(qk));
+		if (ret && ret != FURROW_ENOENT)
+			return ret;
+	}
+	return 0;
+}
+
 /* ---- snapshot records ---- */
 
 void record_release(struct backup_record *r)

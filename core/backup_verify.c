@@ -235,21 +235,8 @@ static int chunk_one(const void *key, size_t klen, const void *val,
 static int drop_corrupt_fn(struct store_txn *t, void *arg)
 {
 	struct chunk_walk *w = arg;
-	unsigned char qk[1 + BT_ID_BYTES];
-	size_t i;
-	int ret;
 
-	qk[0] = 'c';
-	for (i = 0; i < w->ncorrupt; i++) {
-		memcpy(qk + 1, w->corrupt[i], BT_ID_BYTES);
-		ret = store_del(t, "chunks", w->corrupt[i], BT_ID_BYTES);
-		if (ret && ret != FURROW_ENOENT)
-			return ret;
-		ret = store_del(t, "offsite", qk, sizeof(qk));
-		if (ret && ret != FURROW_ENOENT)
-			return ret;
-	}
-	return 0;
+	return chunks_delete(t, w->corrupt[0], w->ncorrupt);
 }
 
 static int chunk_fn(struct store_txn *t, void *arg)
