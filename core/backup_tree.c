@@ -254,9 +254,11 @@ int bt_next(struct bt_reader *r, struct bt_entry *e)
 
 void bt_extents(struct bt_extent_reader *x, const struct bt_entry *e)
 {
+	/* Not a file (or no extents): nothing to read, and no arithmetic
+	 * on a null pointer. */
 	x->p = e->extents;
-	x->end = e->extents + e->extents_len;
-	x->left = e->nextents;
+	x->end = e->extents ? e->extents + e->extents_len : NULL;
+	x->left = e->extents ? e->nextents : 0;
 }
 
 int bt_extent_next(struct bt_extent_reader *x, struct bt_extent *out)

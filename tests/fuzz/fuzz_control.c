@@ -1,7 +1,7 @@
 /*
  * fuzz_control.c - libFuzzer target: the control socket's request parser
  * on any line a local client could send.  What parses names a known verb
- * and, for rollback, a well-formed app name.
+ * and, for rollback, backup and drill, a well-formed app name.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -23,12 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	line[size] = 0;
 	memset(&req, 0, sizeof(req));
 	if (control_parse_request(&req, line, why, sizeof(why)) == 0) {
-		int rollback = !strcmp(req.verb, "rollback");
+		int with_app = !strcmp(req.verb, "rollback") ||
+			       !strcmp(req.verb, "backup") ||
+			       !strcmp(req.verb, "drill");
 
-		if (!rollback && strcmp(req.verb, "ping") &&
+		if (!with_app && strcmp(req.verb, "ping") &&
 		    strcmp(req.verb, "sync-now"))
 			abort();
-		if (rollback != (req.arg[0] != 0) ||
+		if (with_app != (req.arg[0] != 0) ||
 		    strspn(req.arg, "abcdefghijklmnopqrstuvwxyz0123456789_.-") !=
 		    strlen(req.arg) || strlen(req.arg) > 63)
 			abort();
