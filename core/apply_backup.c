@@ -40,6 +40,18 @@ static void data_dir_of(struct strbuf *sb, const struct config *cfg,
 	strbuf_addf(sb, "%s/apps/%s/data", cfg->state_dir, app);
 }
 
+/* The driver's view of app's active slot, for its hooks. */
+static void ctx_of(struct driver_ctx *c, struct engine *e, struct slots *slots,
+		   const char *app, const struct appspec *spec)
+{
+	memset(c, 0, sizeof(*c));
+	c->cfg = e->cfg;
+	c->app = app;
+	c->slots = slots;
+	c->spec = spec;
+	c->commit = "";
+}
+
 /* Run backup.pre like an exec health check: inside the container, or on
  * the host in the slot directory. */
 static int run_pre(struct engine *e, struct slots *slots, const char *app,
@@ -59,12 +71,7 @@ static int run_pre(struct engine *e, struct slots *slots, const char *app,
 	h.kind = APPSPEC_HEALTH_EXEC;
 	h.exec = spec->backup.pre;
 	h.timeout = PRE_HOOK_SECONDS;
-	memset(&c, 0, sizeof(c));
-	c.cfg = e->cfg;
-	c.app = app;
-	c.slots = slots;
-	c.spec = spec;
-	c.commit = "";
+	ctx_of(&c, e, slots, app, spec);
 	strbuf_addf(&dir, "%s/%c", slots_path(slots), slot);
 	env.slot_dir = dir.buf;
 	if (d)
@@ -87,12 +94,7 @@ static int stop_or_start(struct engine *e, struct slots *slots,
 
 	if (!d)
 		return FURROW_EINVAL;
-	memset(&c, 0, sizeof(c));
-	c.cfg = e->cfg;
-	c.app = app;
-	c.slots = slots;
-	c.spec = spec;
-	c.commit = "";
+	ctx_of(&c, e, slots, app, spec);
 	if (!start)
 		return d->stop(&c, slot);
 	if ((ret = d->start(&c, slot)))
@@ -406,6 +408,8 @@ struct due_arg {
 	int ran;
 	char (*apps)[64];
 	size_t napps;
+	struct backup_status_entry *status; /* every app's, read once */
+	size_t nstatus;
 };
 
 static int collect_app(const char *app, const struct app_runtime *rt,
@@ -442,11 +446,11 @@ static void due_one(struct due_arg *a, const char *app)
 		return;
 	}
 	b = &j.spec->backup;
-	if (backup_status_peek(a->cfg->state_dir, app, &bst)) {
-		error_clear();
-		job_close(&j);
-		return;
-	}
+	/* Read once per pass for all apps; again only after a job ran. */
+	memset(&bst, 0, sizeof(bst));
+	for (size_t k = 0; k < a->nstatus; k++)
+		if (!strcmp(a->status[k].app, app))
+			bst = a->status[k].s;
 	/* Never backed up, or overdue after downtime: now (the retry
 	 * pause after a failure aside). */
 	due = bst.snapshot_time ? bst.snapshot_time + b->every +
@@ -544,9 +548,14 @@ int apply_backup_due(const struct config *cfg, struct store *st,
 		free(a.apps);
 		return FURROW_EIO;
 	}
+	if (backup_status_all(cfg->state_dir, &a.status, &a.nstatus)) {
+		free(a.apps);
+		return FURROW_EIO;
+	}
 	for (i = 0; i < a.napps; i++)
 		due_one(&a, a.apps[i]);
 	free(a.apps);
+	free(a.status);
 	return a.ran;
 }
 

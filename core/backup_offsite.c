@@ -255,9 +255,6 @@ int backup_upload(struct backup_store *bs, const struct config *cfg,
 	/* Keys sort "c..." before "s...": chunks go first. */
 	for (i = 0; i < q.n && !ret; i++) {
 		const unsigned char *k = q.keys[i];
-		struct get_arg_c { int dummy; } unused;
-
-		(void)unused;
 		sent = 0;
 		if (k[0] == 'c') {
 			struct chunk_source src;

@@ -40,7 +40,7 @@ struct restore {
 	const char *root;
 	struct dir_done *dirs;
 	size_t ndirs, alloc;
-	struct strbuf abs, blob, plain;
+	struct strbuf abs;
 	struct backup_restore_stats *stats;
 	struct opener *opener;
 	int as_root;
@@ -278,8 +278,6 @@ out:
 		free(r.dirs[i].path);
 	free(r.dirs);
 	strbuf_release(&r.abs);
-	strbuf_release(&r.blob);
-	strbuf_release(&r.plain);
 	opener_free(r.opener);
 	return ret < 0 ? ret : 0;
 }

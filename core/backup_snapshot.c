@@ -106,7 +106,6 @@ struct snap {
 	size_t npend;
 	unsigned set[2 * BATCH_MAX_CHUNKS];
 	unsigned char *buf;        /* READ_BUF_BYTES */
-	struct strbuf blob;
 	struct strbuf abs, rel;
 	struct strbuf extents;     /* of the file being read */
 	uint64_t nextents;
@@ -826,7 +825,6 @@ static void snap_release(struct snap *s)
 		free(s->links[i].path);
 	free(s->links);
 	strbuf_release(&s->batch);
-	strbuf_release(&s->blob);
 	strbuf_release(&s->abs);
 	strbuf_release(&s->rel);
 	strbuf_release(&s->extents);
@@ -853,7 +851,6 @@ int backup_take(struct backup_store *bs, const struct backup_request *req,
 	strbuf_init(&s->tree, 0);
 	strbuf_init(&s->prev.tree, 0);
 	strbuf_init(&s->batch, 0);
-	strbuf_init(&s->blob, 0);
 	strbuf_init(&s->abs, 0);
 	strbuf_init(&s->rel, 0);
 	strbuf_init(&s->extents, 0);
