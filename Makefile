@@ -20,6 +20,13 @@ BUILD          ?= build
 SHELL          := /bin/bash
 
 GIT_REV ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null || echo unknown)
+# The revision reaches the code through a generated header, rewritten only
+# when it changes: a -D flag is not tracked by make, and objects built before
+# a commit would go on printing the old revision.
+REV_H := $(BUILD)/gen/build_rev.h
+$(shell mkdir -p $(BUILD)/gen && \
+  printf '#define FURROW_GIT_REV "%s"\n' '$(GIT_REV)' >$(REV_H).tmp && \
+  { cmp -s $(REV_H).tmp $(REV_H) && rm -f $(REV_H).tmp || mv -f $(REV_H).tmp $(REV_H); })
 # Reproducible builds: the only clock that reaches the binary.
 SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1)
 export SOURCE_DATE_EPOCH
@@ -42,7 +49,7 @@ EMBED_ARGS := $(LUA_SRC) $(foreach f,$(POLICY_SRC),std:$(basename $(notdir $(f))
 WARNINGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
             -Wvla -Wformat=2 -Wwrite-strings -fno-common
 COMMON_CFLAGS := -std=gnu11 -D_GNU_SOURCE -iquote core -iquote cmd $(WARNINGS) \
-                 -DFURROW_VERSION='"$(VERSION)"' -DFURROW_GIT_REV='"$(GIT_REV)"' \
+                 -iquote $(BUILD)/gen -DFURROW_VERSION='"$(VERSION)"' \
                  -DCURL_STATICLIB -MMD -MP
 
 # Order matters for static archives: users before what they use.

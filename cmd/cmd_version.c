@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "build_rev.h"
 #include "compress.h"
 #include "gitsync.h"
 #include "http.h"
@@ -19,9 +20,6 @@
 
 #ifndef FURROW_VERSION
 #define FURROW_VERSION "0.0.0"
-#endif
-#ifndef FURROW_GIT_REV
-#define FURROW_GIT_REV "unknown"
 #endif
 
 struct lib_version {

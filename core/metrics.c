@@ -16,6 +16,7 @@
 
 #include "apply.h"
 #include "bug.h"
+#include "build_rev.h"
 #include "config.h"
 #include "error.h"
 #include "fileutil.h"
@@ -35,9 +36,6 @@
 
 #ifndef FURROW_VERSION
 #define FURROW_VERSION "unknown"
-#endif
-#ifndef FURROW_GIT_REV
-#define FURROW_GIT_REV "unknown"
 #endif
 
 /* outbox_kind_name() lives in outbox.c; the names are part of this

@@ -15,6 +15,7 @@
 
 #include "apply.h"
 #include "apply_state.h"
+#include "build_rev.h"
 #include "config.h"
 #include "error.h"
 #include "journal.h"
@@ -29,9 +30,6 @@
 
 #ifndef FURROW_VERSION
 #define FURROW_VERSION "0.0.0"
-#endif
-#ifndef FURROW_GIT_REV
-#define FURROW_GIT_REV "unknown"
 #endif
 
 #define RECENT_HISTORY 20

@@ -19,6 +19,7 @@
 
 #include "apply.h"
 #include "apply_state.h"
+#include "build_rev.h"
 #include "config.h"
 #include "error.h"
 #include "fileutil.h"
