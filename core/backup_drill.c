@@ -65,14 +65,17 @@ static int zeros(int fd, uint64_t off, uint64_t end, unsigned char *buf,
 	return 0;
 }
 
-static int check_file(const struct backup_store *bs, const char *path,
+/* The file rel in dfd against its extents; path (dir/rel) is for
+ * messages. */
+static int check_file(const struct backup_store *bs, int dfd,
+		      const char *rel, const char *path,
 		      const struct bt_entry *e, char *why, size_t whylen)
 {
 	struct bt_extent_reader xr;
 	struct bt_extent x;
 	unsigned char id[BT_ID_BYTES], *buf;
 	uint64_t off = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), bad = 0;
+	int fd = openat(dfd, rel, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), bad = 0;
 
 	if (fd < 0) {
 		snprintf(why, whylen, "%s: cannot open: %s", path,
@@ -109,23 +112,35 @@ static int check_file(const struct backup_store *bs, const char *path,
 	return bad;
 }
 
+/* Entries are looked at relative to dir, opened once, as the restore
+ * made them: a tree restored under a longer directory than it was taken
+ * from can be deeper than PATH_MAX as whole paths.  Messages still name
+ * the whole path. */
 int tree_check_against(const struct backup_store *bs, const void *tree,
 		       size_t tree_len, const char *dir, char *why,
 		       size_t whylen)
 {
-	struct strbuf path = STRBUF_INIT;
+	struct strbuf path = STRBUF_INIT, rel = STRBUF_INIT;
 	struct bt_reader rd;
 	struct bt_entry e;
 	struct stat st;
 	char target[LIMIT_PATH_BYTES + 1];
-	int ret, bad = 0, root = geteuid() == 0;
+	int ret, bad = 0, root = geteuid() == 0, dfd;
 
 	if ((ret = bt_reader_init(&rd, tree, tree_len)))
 		return ret;
+	dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		snprintf(why, whylen, "%s: cannot open: %s", dir,
+			 strerror(errno));
+		return 1;
+	}
 	while (!bad && (ret = bt_next(&rd, &e)) == 1) {
+		strbuf_reset(&rel);
+		strbuf_add(&rel, e.path, e.path_len);
 		strbuf_reset(&path);
-		strbuf_addf(&path, "%s/%.*s", dir, (int)e.path_len, e.path);
-		if (lstat(path.buf, &st) < 0) {
+		strbuf_addf(&path, "%s/%s", dir, rel.buf);
+		if (fstatat(dfd, rel.buf, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 			snprintf(why, whylen, "%s: missing", path.buf);
 			bad = 1;
 			break;
@@ -159,7 +174,8 @@ int tree_check_against(const struct backup_store *bs, const void *tree,
 		if (bad)
 			break;
 		if (e.type == BT_SYMLINK) {
-			ssize_t n = readlink(path.buf, target, sizeof(target));
+			ssize_t n = readlinkat(dfd, rel.buf, target,
+					       sizeof(target));
 
 			if (n < 0 || (size_t)n != e.target_len ||
 			    memcmp(target, e.target, e.target_len)) {
@@ -168,10 +184,13 @@ int tree_check_against(const struct backup_store *bs, const void *tree,
 				bad = 1;
 			}
 		} else if (e.type == BT_FILE) {
-			bad = check_file(bs, path.buf, &e, why, whylen);
+			bad = check_file(bs, dfd, rel.buf, path.buf, &e, why,
+					 whylen);
 		}
 	}
+	close(dfd);
 	strbuf_release(&path);
+	strbuf_release(&rel);
 	if (ret < 0)
 		return ret;
 	return bad;

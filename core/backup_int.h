@@ -178,7 +178,10 @@ int restore_to_new_dir(const struct chunk_source *src,
 		       const struct backup_record *rec, const char *to_dir,
 		       struct backup_restore_stats *stats);
 
-/* rm -rf; 0 if path does not exist. */
+/* rm -rf, never following a symlink, at any length of path (a level at
+ * a time, relative to its parent) down to LIMIT_BACKUP_RMTREE_DEPTH
+ * levels; directories without permissions are made 0700 to empty them.
+ * 0 if path does not exist. */
 int backup_rmtree(const char *path);
 
 /* Compare a restored tree under dir with its manifest (backup_drill.c

@@ -11,7 +11,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,13 +37,29 @@ struct dir_done {
 struct restore {
 	const struct chunk_source *src;
 	const char *root;
+	int rootfd;                /* root: every path below is relative to it */
 	struct dir_done *dirs;
 	size_t ndirs, alloc;
-	struct strbuf abs;
+	struct strbuf rel;         /* the entry's path, NUL-terminated */
+	struct strbuf abs;         /* root/rel, for messages only */
 	struct backup_restore_stats *stats;
 	struct opener *opener;
 	int as_root;
 };
+
+/* "<root>/<rel>" for a message.  The system calls only see rel, relative
+ * to rootfd: a tree whose paths were short enough where it was taken
+ * must restore under a longer root too (past PATH_MAX as one path).
+ * errno is kept for error_errno(). */
+static const char *abs_of(struct restore *r, const char *rel)
+{
+	int saved = errno;
+
+	strbuf_reset(&r->abs);
+	strbuf_addf(&r->abs, "%s/%s", r->root, rel);
+	errno = saved;
+	return r->abs.buf;
+}
 
 static int dir_known(const struct restore *r, const char *p, size_t n)
 {
@@ -58,7 +73,7 @@ static int dir_known(const struct restore *r, const char *p, size_t n)
 }
 
 /* The parent of e must be a directory made by this restore (or the
- * root); abs is set to the entry's absolute path. */
+ * root); rel is set to the entry's path. */
 static int place(struct restore *r, const struct bt_entry *e)
 {
 	const char *slash = memrchr(e->path, '/', e->path_len);
@@ -67,8 +82,8 @@ static int place(struct restore *r, const struct bt_entry *e)
 		return error_set(FURROW_ESYNTAX, "manifest: %.*s comes before "
 				 "(or without) its directory", (int)e->path_len,
 				 e->path);
-	strbuf_reset(&r->abs);
-	strbuf_addf(&r->abs, "%s/%.*s", r->root, (int)e->path_len, e->path);
+	strbuf_reset(&r->rel);
+	strbuf_add(&r->rel, e->path, e->path_len);
 	return 0;
 }
 
@@ -78,22 +93,28 @@ static void set_times(struct timespec ts[2], const struct bt_entry *e)
 	ts[0].tv_nsec = ts[1].tv_nsec = e->mtime_nsec;
 }
 
-static int finish_attrs(struct restore *r, int fd, const char *path,
-			const struct bt_entry *e, int is_link)
+/* Owner, mode and times of the entry at rel, through fd if it is open. */
+static int finish_attrs(struct restore *r, int fd, const struct bt_entry *e,
+			int is_link)
 {
+	const char *rel = r->rel.buf;
 	struct timespec ts[2];
 
 	set_times(ts, e);
 	if (r->as_root &&
 	    (fd >= 0 ? fchown(fd, e->uid, e->gid) :
-	     fchownat(AT_FDCWD, path, e->uid, e->gid, AT_SYMLINK_NOFOLLOW)) < 0)
-		return error_errno(FURROW_EIO, "cannot chown %s", path);
+	     fchownat(r->rootfd, rel, e->uid, e->gid,
+		      AT_SYMLINK_NOFOLLOW)) < 0)
+		return error_errno(FURROW_EIO, "cannot chown %s",
+				   abs_of(r, rel));
 	if (!is_link && (fd >= 0 ? fchmod(fd, e->mode) :
-			 chmod(path, e->mode)) < 0)
-		return error_errno(FURROW_EIO, "cannot chmod %s", path);
+			 fchmodat(r->rootfd, rel, e->mode, 0)) < 0)
+		return error_errno(FURROW_EIO, "cannot chmod %s",
+				   abs_of(r, rel));
 	if ((fd >= 0 ? futimens(fd, ts) :
-	     utimensat(AT_FDCWD, path, ts, AT_SYMLINK_NOFOLLOW)) < 0)
-		return error_errno(FURROW_EIO, "cannot set times of %s", path);
+	     utimensat(r->rootfd, rel, ts, AT_SYMLINK_NOFOLLOW)) < 0)
+		return error_errno(FURROW_EIO, "cannot set times of %s",
+				   abs_of(r, rel));
 	return 0;
 }
 
@@ -132,7 +153,7 @@ static int write_opened(void *arg, const void *plain, size_t len,
 	w->r->stats->chunks++;
 	if (pwrite_all(w->fd, plain, len, (off_t)off) < 0)
 		return error_errno(FURROW_EIO, "cannot write %s",
-				   w->r->abs.buf);
+				   abs_of(w->r, w->r->rel.buf));
 	return 0;
 }
 
@@ -154,10 +175,11 @@ static int restore_file(struct restore *r, const struct bt_entry *e)
 	uint64_t off = 0;
 	int fd, ret = 0;
 
-	fd = open(r->abs.buf, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
-		  O_CLOEXEC, 0600);
+	fd = openat(r->rootfd, r->rel.buf, O_WRONLY | O_CREAT | O_EXCL |
+		    O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return error_errno(FURROW_EIO, "cannot create %s", r->abs.buf);
+		return error_errno(FURROW_EIO, "cannot create %s",
+				   abs_of(r, r->rel.buf));
 	w.r = r;
 	w.fd = fd;
 	/* Chunks are opened on the opener's threads, written here in the
@@ -184,11 +206,13 @@ static int restore_file(struct restore *r, const struct bt_entry *e)
 		error_set(code, "%s", keep);
 	}
 	if (!ret && ftruncate(fd, (off_t)e->size) < 0)
-		ret = error_errno(FURROW_EIO, "cannot size %s", r->abs.buf);
+		ret = error_errno(FURROW_EIO, "cannot size %s",
+				  abs_of(r, r->rel.buf));
 	if (!ret)
-		ret = finish_attrs(r, fd, r->abs.buf, e, 0);
+		ret = finish_attrs(r, fd, e, 0);
 	if (close(fd) < 0 && !ret)
-		ret = error_errno(FURROW_EIO, "cannot write %s", r->abs.buf);
+		ret = error_errno(FURROW_EIO, "cannot write %s",
+				  abs_of(r, r->rel.buf));
 	if (ret)
 		return error_prefix(ret, "%.*s", (int)e->path_len, e->path);
 	r->stats->bytes += e->size;
@@ -198,16 +222,18 @@ static int restore_file(struct restore *r, const struct bt_entry *e)
 static int restore_entry(struct restore *r, const struct bt_entry *e)
 {
 	struct strbuf tmp = STRBUF_INIT;
+	const char *rel;
 	int ret = 0;
 
 	if ((ret = place(r, e)))
 		return ret;
+	rel = r->rel.buf;
 	r->stats->files++;
 	switch (e->type) {
 	case BT_DIR:
-		if (mkdir(r->abs.buf, 0700) < 0)
+		if (mkdirat(r->rootfd, rel, 0700) < 0)
 			return error_errno(FURROW_EIO, "cannot create %s",
-					   r->abs.buf);
+					   abs_of(r, rel));
 		if (r->ndirs == r->alloc) {
 			r->alloc = r->alloc ? 2 * r->alloc : 64;
 			r->dirs = realloc(r->dirs, r->alloc * sizeof(*r->dirs));
@@ -220,25 +246,33 @@ static int restore_entry(struct restore *r, const struct bt_entry *e)
 		return restore_file(r, e);
 	case BT_SYMLINK:
 		strbuf_add(&tmp, e->target, e->target_len);
-		if (symlink(tmp.buf, r->abs.buf) < 0)
+		if (symlinkat(tmp.buf, r->rootfd, rel) < 0)
 			ret = error_errno(FURROW_EIO, "cannot create symlink %s",
-					  r->abs.buf);
+					  abs_of(r, rel));
 		else
-			ret = finish_attrs(r, -1, r->abs.buf, e, 1);
+			ret = finish_attrs(r, -1, e, 1);
 		break;
 	case BT_HARDLINK:
-		strbuf_addf(&tmp, "%s/%.*s", r->root, (int)e->target_len,
-			    e->target);
-		if (link(tmp.buf, r->abs.buf) < 0)
+		/* The target is a path of the same tree: relative to root
+		 * too. */
+		strbuf_add(&tmp, e->target, e->target_len);
+		if (linkat(r->rootfd, tmp.buf, r->rootfd, rel, 0) < 0) {
+			int saved = errno;
+			struct strbuf to = STRBUF_INIT;
+
+			strbuf_addf(&to, "%s/%s", r->root, tmp.buf);
+			errno = saved;
 			ret = error_errno(FURROW_EIO, "cannot link %s to %s",
-					  r->abs.buf, tmp.buf);
+					  abs_of(r, rel), to.buf);
+			strbuf_release(&to);
+		}
 		break;
 	case BT_FIFO:
-		if (mkfifo(r->abs.buf, 0600) < 0)
+		if (mkfifoat(r->rootfd, rel, 0600) < 0)
 			ret = error_errno(FURROW_EIO, "cannot create fifo %s",
-					  r->abs.buf);
+					  abs_of(r, rel));
 		else
-			ret = finish_attrs(r, -1, r->abs.buf, e, 0);
+			ret = finish_attrs(r, -1, e, 0);
 		break;
 	}
 	strbuf_release(&tmp);
@@ -260,8 +294,14 @@ int restore_tree(const struct chunk_source *src, const void *tree,
 	r.root = dir;
 	r.stats = stats;
 	r.as_root = geteuid() == 0;
-	r.opener = opener_new(src);
+	strbuf_init(&r.rel, 256);
 	strbuf_init(&r.abs, 256);
+	r.rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (r.rootfd < 0) {
+		ret = error_errno(FURROW_EIO, "cannot open %s", dir);
+		goto out;
+	}
+	r.opener = opener_new(src);
 	if ((ret = bt_reader_init(&rd, tree, tree_len)))
 		goto out;
 	while ((ret = bt_next(&rd, &e)) == 1)
@@ -269,41 +309,111 @@ int restore_tree(const struct chunk_source *src, const void *tree,
 			break;
 	/* Directories last, deepest first. */
 	for (i = r.ndirs; !ret && i-- > 0;) {
-		strbuf_reset(&r.abs);
-		strbuf_addf(&r.abs, "%s/%s", dir, r.dirs[i].path);
-		ret = finish_attrs(&r, -1, r.abs.buf, &r.dirs[i].e, 0);
+		strbuf_reset(&r.rel);
+		strbuf_addstr(&r.rel, r.dirs[i].path);
+		ret = finish_attrs(&r, -1, &r.dirs[i].e, 0);
 	}
 out:
 	for (i = 0; i < r.ndirs; i++)
 		free(r.dirs[i].path);
 	free(r.dirs);
+	strbuf_release(&r.rel);
 	strbuf_release(&r.abs);
 	opener_free(r.opener);
+	if (r.rootfd >= 0)
+		close(r.rootfd);
 	return ret < 0 ? ret : 0;
 }
 
 /* ---- removing a tree ---- */
 
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
+/* A level at a time, by a parent's fd and a name, never a whole path: a
+ * restored tree can be deeper than PATH_MAX as one path (where nftw()
+ * stops).  Symlinks are never followed, only removed.  The helpers return
+ * 0, -1 with errno, or RM_TOO_DEEP. */
+#define RM_TOO_DEEP (-2)
+
+static int rm_at(int pfd, const char *name, int depth);
+
+/* Everything in the directory dfd, which is closed. */
+static int rm_contents(int dfd, int depth)
 {
-	(void)sb;
-	(void)ftw;
-	if (flag == FTW_DP ? rmdir(path) : unlink(path))
+	DIR *d = fdopendir(dfd);
+	struct dirent *de;
+	int ret = 0, saved;
+
+	if (!d) {
+		saved = errno;
+		close(dfd);
+		errno = saved;
+		return -1;
+	}
+	/* Entries go as they are read, as rm -r does; one a read returns
+	 * again is already gone (ENOENT is fine below). */
+	while (!ret && (errno = 0, de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			ret = rm_at(dirfd(d), de->d_name, depth + 1);
+	if (!ret && errno)
+		ret = -1;
+	saved = errno;
+	closedir(d);
+	errno = saved;
+	return ret;
+}
+
+/* The directory name in pfd, opened to be emptied.  A restore cut short
+ * can leave a directory without read, write or search permission (modes
+ * are set last); we own it, so it is made 0700 when its mode is in the
+ * way. */
+static int open_to_empty(int pfd, const char *name, const struct stat *st)
+{
+	int flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	int fd = openat(pfd, name, flags);
+
+	if (fd < 0 && errno == EACCES && fchmodat(pfd, name, 0700, 0) == 0)
+		fd = openat(pfd, name, flags);
+	if (fd >= 0 && (st->st_mode & 0300) != 0300 && fchmod(fd, 0700) < 0) {
+		int saved = errno;
+
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+/* Remove name in pfd (AT_FDCWD and a path at the top), depth levels
+ * below the top. */
+static int rm_at(int pfd, const char *name, int depth)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 0 : -1;
-	return 0;
+	if (!S_ISDIR(st.st_mode))
+		return unlinkat(pfd, name, 0) < 0 && errno != ENOENT ? -1 : 0;
+	/* One open directory per level: bounded, so that a tree made
+	 * deep on purpose runs out of neither fds nor stack. */
+	if (depth >= LIMIT_BACKUP_RMTREE_DEPTH)
+		return RM_TOO_DEEP;
+	if ((fd = open_to_empty(pfd, name, &st)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	if ((ret = rm_contents(fd, depth)))
+		return ret;
+	return unlinkat(pfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT ?
+		-1 : 0;
 }
 
 int backup_rmtree(const char *path)
 {
-	struct stat st;
+	int ret = rm_at(AT_FDCWD, path, 0);
 
-	if (lstat(path, &st) < 0)
-		return errno == ENOENT ? 0 :
-			error_errno(FURROW_EIO, "cannot stat %s", path);
-	/* Directories may have been left without write or search
-	 * permission by a restore cut short; we are their owner. */
-	if (nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS) < 0)
+	if (ret == RM_TOO_DEEP)
+		return error_set(FURROW_ELIMIT, "cannot remove %s: directories "
+				 "nested deeper than %d levels", path,
+				 LIMIT_BACKUP_RMTREE_DEPTH);
+	if (ret < 0)
 		return error_errno(FURROW_EIO, "cannot remove %s", path);
 	return 0;
 }

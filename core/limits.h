@@ -124,6 +124,8 @@
 #define LIMIT_BACKUP_BATCH_BYTES  (8u * 1024 * 1024)   /* chunks per commit */
 #define BACKUP_MAP_MAX_BYTES      (1ull << 40)  /* backup store map, 1 TiB */
 #define BACKUP_MAP_INITIAL_BYTES  (64u * 1024 * 1024)
+#define LIMIT_BACKUP_RMTREE_DEPTH 512 /* levels of a restored tree removed (an
+                                         open fd each); snapshots nest 256 */
 /* --- end backups --- */
 
 /* --- Policies (core/policy.c, lua/policy.lua, policies/) --- */

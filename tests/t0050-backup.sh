@@ -13,6 +13,7 @@
 #   c  small (prune, drill, then a corrupted chunk)
 #   f  full, its state dir on a 64 MiB tmpfs (disk full)
 #   d  sched, `furrow run` with a 1 s interval and backup.every = "2s"
+#   l  long (a tree whose deepest path is a few bytes short of PATH_MAX)
 # Kill points come from strace: `-e inject=fdatasync:signal=KILL:when=N`
 # kills furrow as it enters its Nth fdatasync, i.e. inside the Nth LMDB
 # commit of the backup store (or of the state store), deterministically.
@@ -32,8 +33,9 @@ SA=$TEST_DIR/a/state
 SC=$TEST_DIR/c/state
 SF=$TEST_DIR/f/state
 SD=$TEST_DIR/d/state
+SL=$TEST_DIR/l/state
 DA=$SA/apps/db/data
-export BIG_MIB SA SC SF SD DA
+export BIG_MIB SA SC SF SD SL DA
 
 # Services are `sleep`s, each leading its process group: stop them by
 # the pid files of every agent.
@@ -87,6 +89,8 @@ publish() {
 	  backup = { paths = { "d" }, every = "1h", keep = 5 } }))
 	app "sched" (svc("sched", { data = { "d" },
 	  backup = { paths = { "d" }, every = "2s", keep = 3 } }))
+	app "long" (svc("long", { data = { "d" },
+	  backup = { paths = { "d" }, every = "1h", keep = 5 } }))
 	EOL
 	commit_tree
 }
@@ -308,6 +312,27 @@ for dirpath, dirs, files in os.walk(root, topdown=False):
     for n in sorted(files + dirs):
         stamp(os.path.join(dirpath, n))
 stamp(root)
+EOP
+cat >"$TEST_DIR/mkdeep.py" <<'EOP'
+# mkdeep.py DIR LEN: under DIR (an absolute path), directories with
+# 200-byte names nested until the deepest one's entries, a 300 KiB random
+# file f, a symlink s to it and a hard link h, have absolute paths of
+# exactly LEN bytes.
+import os, sys
+root = os.fsencode(sys.argv[1])
+left = int(sys.argv[2]) - len(root) - len(b'/f')
+d, i = root, 0
+while left > 256:
+    d = os.path.join(d, b'%03d' % i + b'n' * 197)
+    left -= 201
+    i += 1
+d = os.path.join(d, b'e' * (left - 1))
+os.makedirs(d)
+with open(os.path.join(d, b'f'), 'wb') as f:
+    f.write(os.urandom(300 << 10))
+os.symlink(b'f', os.path.join(d, b's'))
+os.link(os.path.join(d, b'f'), os.path.join(d, b'h'))
+assert len(os.path.join(d, b'f')) == int(sys.argv[2])
 EOP
 cat >"$TEST_DIR/chunks.py" <<'EOP'
 # chunks.py STATE list | STATE flip ID (see chunk_list, flip_chunk).
@@ -769,6 +794,32 @@ test_expect_success 'a drill of a tampered snapshot fails (exit 3) and status sa
 	test "$(jget out apps.small.backup.last_drill_snapshot)" = 6
 	AG=c xb 3 backup verify --read-data
 	test "$(grep -c "^problem:" out)" = 2
+'
+
+test_expect_success 'paths near PATH_MAX: a drill and a restore to a longer target work' '
+	mkagent l long
+	AG=l xb 0 apply
+	DL=$SL/apps/long/data/d
+	# 4093 bytes: the hidden copy of a drill (and its scratch directory,
+	# 3 bytes longer) and the longer --to put them past PATH_MAX.
+	$PY "$TEST_DIR/mkdeep.py" "$DL" 4093
+	test "$(find "$DL" -name f | wc -c)" = 4094
+	manifest "$DL" >m.long
+	AG=l xb 0 backup now long
+	test "$(snap out | cut -d" " -f1)" = 1
+	AG=l xb 0 backup drill long
+	cat out
+	test_grep -E "^long: drill of snapshot 1 passed: [0-9]+ files, 307200 bytes restored and checked in " out
+	absent "$SL/backup-drill/long"
+	no_restore_tmp "$SL/backup-drill"
+	to=$TEST_DIR/a-somewhat-longer-target-directory-name
+	AG=l xb 0 backup restore long latest --to "$to"
+	test_grep "^long: snapshot 1 restored into $to: " out
+	no_restore_tmp "$TEST_DIR"
+	# Relative to the target: its deepest paths are past PATH_MAX.
+	(cd "$to" && manifest d) >m.long-r
+	test_cmp m.long m.long-r
+	rm -rf "$to"
 '
 
 test_expect_success 'schedule: furrow run snapshots by itself (every = "2s"); backup now and drill go through it' '
