@@ -79,7 +79,7 @@ int chunk_read(const struct chunk_source *src,
  * (called by sealer_submit() and sealer_drain() on the caller's thread);
  * sealer_drain() waits for all.  The first error (a seal's or fn's) is
  * returned.  sealer_has(): is id submitted and not handed back yet. */
-#define SEALER_JOBS 16        /* chunks in flight at most */
+#define SEALER_JOBS 8         /* chunks in flight at most */
 struct sealer;
 typedef int (*sealer_fn)(void *arg, const unsigned char *id,
 			 const void *blob, size_t len);

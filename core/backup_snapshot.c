@@ -139,7 +139,7 @@ static int flush_fn(struct store_txn *t, void *arg)
 		/* Each insert reads a leaf of a random part of the B-tree
 		 * through the map, and the kernel maps the whole (large)
 		 * folio around it: trim as we go, not only per batch. */
-		if (i % 8 == 7)
+		if (i % 4 == 3)
 			store_trim_resident(s->bs->st);
 		memcpy(qk + 1, p->id, BT_ID_BYTES);
 		if ((ret = store_put(t, "chunks", p->id, BT_ID_BYTES,
@@ -177,7 +177,9 @@ static int flush_batch(struct snap *s)
 {
 	int ret = 0;
 
-	if (s->npend && (ret = store_update(s->bs->st, flush_fn, s)))
+	/* The record's commit, durable, makes the batches before it so:
+	 * until then a lost batch is only unreferenced chunks missing. */
+	if (s->npend && (ret = store_update_deferred(s->bs->st, flush_fn, s)))
 		ret = store_failed(s->bs, s->req->app, ret,
 				   "cannot store chunks");
 	store_trim_resident(s->bs->st);
@@ -213,7 +215,7 @@ static int chunk_known(struct snap *s, const unsigned char *id, int *found)
 	struct exists_arg a = { id, 0 };
 	int ret;
 
-	if (++s->bs->reads % 32 == 0)
+	if (++s->bs->reads % 8 == 0)
 		store_trim_resident(s->bs->st);
 	if (pend_find(s, id)) {
 		*found = 1;

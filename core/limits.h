@@ -121,7 +121,7 @@
 #define LIMIT_BACKUP_BLOB_BYTES   (LIMIT_BACKUP_CHUNK_BYTES + 4096) /* sealed */
 #define LIMIT_BACKUP_TREE_BYTES   (256u * 1024 * 1024) /* one manifest */
 #define LIMIT_BACKUP_RECORD_BYTES (8u * 1024 * 1024)   /* one snapshot record */
-#define LIMIT_BACKUP_BATCH_BYTES  (8u * 1024 * 1024)   /* chunks per commit */
+#define LIMIT_BACKUP_BATCH_BYTES  (6u * 1024 * 1024)   /* chunks per commit */
 #define BACKUP_MAP_MAX_BYTES      (1ull << 40)  /* backup store map, 1 TiB */
 #define BACKUP_MAP_INITIAL_BYTES  (64u * 1024 * 1024)
 #define LIMIT_BACKUP_RMTREE_DEPTH 512 /* levels of a restored tree removed (an

@@ -486,6 +486,24 @@ int store_update(struct store *st, store_txn_fn fn, void *arg)
 	return ret;
 }
 
+int store_update_deferred(struct store *st, store_txn_fn fn, void *arg)
+{
+	int ret;
+
+	pthread_mutex_lock(&st->mu);
+	/* MDB_NOMETASYNC, for this commit alone: LMDB picks the meta
+	 * page's file descriptor (O_DSYNC or not) at each commit, and
+	 * keeps the store intact without the flush (it only may undo the
+	 * last commit). */
+	if (!st->broken)
+		(void)mdb_env_set_flags(st->env, MDB_NOMETASYNC, 1);
+	ret = store_update_locked(st, fn, arg);
+	if (!st->broken)
+		(void)mdb_env_set_flags(st->env, MDB_NOMETASYNC, 0);
+	pthread_mutex_unlock(&st->mu);
+	return ret;
+}
+
 static int store_update_locked(struct store *st, store_txn_fn fn, void *arg)
 {
 	struct store_txn t;

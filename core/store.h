@@ -26,7 +26,7 @@
  *    Read transactions are not tied to a thread (MDB_NOTLS).
  *
  * Durability is full: every committed store_update() is on disk
- * (fdatasync) when it returns.
+ * (fdatasync) when it returns; only store_update_deferred() asks for less.
  */
 #ifndef FURROW_STORE_H
 #define FURROW_STORE_H
@@ -113,6 +113,17 @@ typedef int (*store_txn_fn)(struct store_txn *txn, void *arg);
  * a READ_ONLY store.
  */
 int store_update(struct store *st, store_txn_fn fn, void *arg);
+
+/*
+ * store_update() with its durability deferred to the next store_update():
+ * atomic and consistent as ever, its data flushed, but its commit record
+ * (LMDB's meta page) written without a flush of its own.  The next commit's
+ * flush carries it to disk; a system crash (not a process crash) before
+ * then undoes it and leaves the store as it was.  For steps that a later,
+ * durable commit completes (a backup's chunk batches, then its record): a
+ * device flush less per step.
+ */
+int store_update_deferred(struct store *st, store_txn_fn fn, void *arg);
 
 /* Run fn in a read-only transaction (a consistent snapshot). */
 int store_view(struct store *st, store_txn_fn fn, void *arg);

@@ -372,6 +372,59 @@ static void test_growth(void)
 	store_free(st);
 }
 
+/* Deferred commits: visible at once, rerun after the map grows like any
+ * other, and kept when the process dies without closing the store (only
+ * a system crash may undo the last ones, which a unit test cannot make). */
+static void test_deferred(void)
+{
+	const char *dir = dir_named("deferred");
+	struct store_options o = { STORE_READ_WRITE, 64 * 1024, 0, STORE_KIND_STATE };
+	struct store *st = NULL;
+	struct fill f;
+	int ret, i, status = -1;
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid == 0) {
+		if (store_open(&st, dir, &o))
+			_exit(2);
+		for (i = 0; i < 4; i++) {
+			f.from = (unsigned)i * 64;
+			f.count = 64;
+			if (store_update_deferred(st, fill_txn, &f))
+				_exit(3);
+		}
+		if (!check_chunks(st, 0, 256))
+			_exit(4);
+		_exit(0);       /* no store_free(): as if killed */
+	}
+	if (pid > 0 && waitpid(pid, &status, 0) != pid)
+		status = -1;
+	ok(pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	   "a child's deferred commits, growing "
+	   "the map from 64 KiB to 4 MiB, read back (exit %d)",
+	   WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+	if ((ret = store_open(&st, dir, &o))) {
+		ok(0, "open after the child: %s", error_message());
+		return;
+	}
+	ok(check_chunks(st, 0, 256), "its 4 MiB are there after it died");
+	f.from = 256;
+	f.count = 16;
+	is_int(store_update(st, fill_txn, &f), 0, "a durable commit after them");
+	f.from = 272;
+	f.count = 16;
+	is_int(store_update_deferred(st, fill_txn, &f), 0, "and a deferred one");
+	store_free(st);
+	if ((ret = store_open(&st, dir, &o))) {
+		ok(0, "reopen: %s", error_message());
+		return;
+	}
+	ok(check_chunks(st, 0, 288), "all of it after a reopen");
+	store_free(st);
+}
+
 static void test_growth_max(void)
 {
 	const char *dir = dir_named("growmax");
@@ -909,6 +962,7 @@ int main(void)
 	test_basic();
 	test_limits();
 	test_growth();
+	test_deferred();
 	test_growth_max();
 	test_lock_same_process();
 	test_backup_kind();
