@@ -129,6 +129,10 @@ static void *pass_main(void *arg)
 					   telemetry_event, p->tm) < 0)
 		error_clear();
 	telemetry_after_pass(p->tm, &p->r, p->ret, p->r.seconds);
+	/* Pages of the state store's map read during the pass count as
+	 * resident until unmapped (see store_trim_resident()): without
+	 * this a daemon's RSS creeps up until data.mdb stops growing. */
+	store_trim_resident(p->st);
 	if (p->ret) {
 		log_event(LOG_ERROR, "agent.pass_failed", error_message(), NULL);
 	} else {
