@@ -14,6 +14,7 @@
 #include "apply.h"
 #include "backup.h"
 #include "backup_key.h"
+#include "bug.h"
 #include "cmd.h"
 #include "config.h"
 #include "control.h"
@@ -108,16 +109,19 @@ static int do_now(const struct config *cfg, int argc, char **argv)
 	size_t n = 0, i;
 	int daemon, ret, failed = 0, code = EXIT_OK;
 
+	/* Usage first: nothing opened yet to let go of. */
+	for (i = 1; i < (size_t)argc; i++)
+		if (argv[i][0] == '-')
+			return cmd_usage_error("backup now", "unknown option "
+					       "'%s'", argv[i]);
 	if ((ret = state_open(cfg, &st, &daemon)))
 		goto fail;
 	if (argc > 1) {
 		apps = calloc((size_t)argc, sizeof(*apps));
-		for (i = 1; i < (size_t)argc; i++) {
-			if (argv[i][0] == '-')
-				return cmd_usage_error("backup now", "unknown "
-						       "option '%s'", argv[i]);
+		if (!apps)
+			BUG("out of memory");
+		for (i = 1; i < (size_t)argc; i++)
 			snprintf(apps[n++], 64, "%s", argv[i]);
-		}
 	} else {
 		struct store_options ro = { STORE_READ_ONLY, 0, 0,
 					    STORE_KIND_STATE };

@@ -74,11 +74,12 @@ int chunk_read(const struct chunk_source *src,
 	       const unsigned char id[BT_ID_BYTES], struct strbuf *blob,
 	       struct strbuf *plain);
 
-/* Sealing new chunks on worker threads (backup_sealer.c): submit a copy
- * of each new chunk; sealed ones come back, in submit order, through fn
- * (called by sealer_submit() and sealer_drain() on the caller's thread);
- * sealer_drain() waits for all.  The first error (a seal's or fn's) is
- * returned.  sealer_has(): is id submitted and not handed back yet. */
+/* Sealing new chunks on worker threads (backup_sealer.c, on a workring):
+ * submit a copy of each new chunk; sealed ones come back, in submit order,
+ * through fn (called by sealer_submit() and sealer_drain() on the caller's
+ * thread); sealer_drain() waits for all.  The first error (a seal's or
+ * fn's) is returned.  sealer_has(): is id submitted and not handed back
+ * yet. */
 #define SEALER_JOBS 8         /* chunks in flight at most */
 struct sealer;
 typedef int (*sealer_fn)(void *arg, const unsigned char *id,
@@ -90,19 +91,19 @@ int sealer_has(struct sealer *s, const unsigned char id[BT_ID_BYTES]);
 int sealer_drain(struct sealer *s, sealer_fn fn, void *arg);
 void sealer_free(struct sealer *s);
 
-/* Opening chunks on worker threads for a restore (backup_opener.c):
- * submit a chunk id with its length and where it goes; when
- * opener_full(), opener_drain() opens what is left on this thread too,
- * waits, and calls fn with each plaintext in submit order (stopping at
- * the first error, which it returns). */
+/* Opening chunks on worker threads for a restore (backup_opener.c, on a
+ * workring): submit a chunk id with its length and where it goes; the
+ * plaintexts come back in submit order through fn (called by
+ * opener_submit() and opener_drain() on the caller's thread);
+ * opener_drain() waits for all.  The first error (an open's or fn's) is
+ * returned, and drain leaves the opener empty for the next file. */
 #define OPENER_JOBS 16
 struct opener;
 typedef int (*opener_fn)(void *arg, const void *plain, size_t len,
 			 uint64_t off);
 struct opener *opener_new(const struct chunk_source *src);
-int opener_full(const struct opener *o);
-void opener_submit(struct opener *o, const unsigned char id[BT_ID_BYTES],
-		   uint64_t len, uint64_t off);
+int opener_submit(struct opener *o, const unsigned char id[BT_ID_BYTES],
+		  uint64_t len, uint64_t off, opener_fn fn, void *arg);
 int opener_drain(struct opener *o, opener_fn fn, void *arg);
 void opener_free(struct opener *o);
 

@@ -1,187 +1,107 @@
 /*
  * backup_opener.c - fetch, decrypt, decompress and check chunks on worker
  * threads while a restore writes the ones before them (backup_int.h:
- * struct opener).  The same shape as the sealer: a fixed array of jobs,
- * workers take them in order, the submitter drains a full array - opening
- * what no worker took yet itself - and gets every result in submit order.
+ * struct opener), on a workring: at most OPENER_JOBS chunks in memory,
+ * handed back in the order of the file.
  */
-#include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "backup_int.h"
 #include "bug.h"
 #include "error.h"
 #include "strbuf.h"
+#include "workring.h"
 #include "banned.h"
 
-#define OPENER_MAX_WORKERS 4
-
-enum ojob_state { OJOB_FREE, OJOB_WAITING, OJOB_RUNNING, OJOB_DONE };
-
-struct ojob {
-	enum ojob_state state;
+struct open_job {
 	unsigned char id[BT_ID_BYTES];
 	uint64_t len, off;         /* as the manifest says; where it goes */
 	struct strbuf blob, plain;
-	int ret;
-	char err[512];
 };
 
 struct opener {
-	const struct chunk_source *src;
-	pthread_mutex_t mu;
-	pthread_cond_t work, done;
-	struct ojob jobs[OPENER_JOBS];
-	size_t n, next;
-	int quit;
-	pthread_t tid[OPENER_MAX_WORKERS];
-	unsigned workers;
+	struct workring *ring;
 };
 
-static void run_job(struct opener *o, struct ojob *j)
+static int open_chunk(void *ctx, void *job)
 {
-	j->ret = chunk_read(o->src, j->id, &j->blob, &j->plain);
-	if (!j->ret && j->plain.len != j->len)
-		j->ret = error_set(FURROW_EVERIFY, "a chunk's length differs "
-				   "from the manifest");
-	if (j->ret)
-		snprintf(j->err, sizeof(j->err), "%s", error_message());
+	struct open_job *j = job;
+	int ret = chunk_read(ctx, j->id, &j->blob, &j->plain);
+
+	if (!ret && j->plain.len != j->len)
+		ret = error_set(FURROW_EVERIFY, "a chunk's length differs "
+				"from the manifest");
+	return ret;
 }
 
-static struct ojob *take(struct opener *o)
+static void job_init(void *job)
 {
-	struct ojob *j;
+	struct open_job *j = job;
 
-	if (o->next >= o->n)
-		return NULL;
-	j = &o->jobs[o->next++];
-	j->state = OJOB_RUNNING;
-	return j;
+	strbuf_init(&j->blob, 0);
+	strbuf_init(&j->plain, 0);
 }
 
-static void *worker(void *arg)
+static void job_release(void *job)
 {
-	struct opener *o = arg;
-	struct ojob *j;
+	struct open_job *j = job;
 
-	pthread_mutex_lock(&o->mu);
-	for (;;) {
-		while (!o->quit && !(j = take(o)))
-			pthread_cond_wait(&o->work, &o->mu);
-		if (o->quit)
-			break;
-		pthread_mutex_unlock(&o->mu);
-		run_job(o, j);
-		pthread_mutex_lock(&o->mu);
-		j->state = OJOB_DONE;
-		pthread_cond_broadcast(&o->done);
-	}
-	pthread_mutex_unlock(&o->mu);
-	return NULL;
+	strbuf_release(&j->blob);
+	strbuf_release(&j->plain);
+}
+
+struct handback {
+	opener_fn fn;
+	void *arg;
+};
+
+static int hand_back(void *arg, void *job)
+{
+	struct handback *h = arg;
+	struct open_job *j = job;
+
+	return h->fn(h->arg, j->plain.buf, j->plain.len, j->off);
 }
 
 struct opener *opener_new(const struct chunk_source *src)
 {
 	struct opener *o = calloc(1, sizeof(*o));
-	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned want, i;
 
-	if (!o)
+	if (!o || !(o->ring = workring_new(OPENER_JOBS, sizeof(struct open_job),
+					   open_chunk, (void *)src, job_init,
+					   job_release)))
 		BUG("out of memory");
-	o->src = src;
-	pthread_mutex_init(&o->mu, NULL);
-	pthread_cond_init(&o->work, NULL);
-	pthread_cond_init(&o->done, NULL);
-	for (i = 0; i < OPENER_JOBS; i++) {
-		strbuf_init(&o->jobs[i].blob, 0);
-		strbuf_init(&o->jobs[i].plain, 0);
-	}
-	want = cpus > 1 ? (unsigned)(cpus - 1) : 0;
-	if (want > OPENER_MAX_WORKERS)
-		want = OPENER_MAX_WORKERS;
-	for (i = 0; i < want; i++)
-		if (!pthread_create(&o->tid[o->workers], NULL, worker, o))
-			o->workers++;
 	return o;
 }
 
-int opener_full(const struct opener *o)
+int opener_submit(struct opener *o, const unsigned char id[BT_ID_BYTES],
+		  uint64_t len, uint64_t off, opener_fn fn, void *arg)
 {
-	return o->n == OPENER_JOBS;
-}
+	struct handback h = { fn, arg };
+	struct open_job *j;
+	int ret;
 
-void opener_submit(struct opener *o, const unsigned char id[BT_ID_BYTES],
-		   uint64_t len, uint64_t off)
-{
-	struct ojob *j;
-
-	if (o->n == OPENER_JOBS)
-		BUG("opener_submit on a full opener: drain first");
-	j = &o->jobs[o->n];
+	if (!(j = workring_slot(o->ring, hand_back, &h, &ret)))
+		return ret;
 	memcpy(j->id, id, BT_ID_BYTES);
 	j->len = len;
 	j->off = off;
-	j->ret = 0;
-	pthread_mutex_lock(&o->mu);
-	j->state = OJOB_WAITING;
-	o->n++;
-	pthread_cond_signal(&o->work);
-	pthread_mutex_unlock(&o->mu);
+	workring_publish(o->ring);
+	return 0;
 }
 
 int opener_drain(struct opener *o, opener_fn fn, void *arg)
 {
-	struct ojob *j;
-	size_t i;
-	int ret = 0;
+	struct handback h = { fn, arg };
 
-	pthread_mutex_lock(&o->mu);
-	while ((j = take(o))) {
-		pthread_mutex_unlock(&o->mu);
-		run_job(o, j);
-		pthread_mutex_lock(&o->mu);
-		j->state = OJOB_DONE;
-	}
-	for (i = 0; i < o->n; i++)
-		while (o->jobs[i].state != OJOB_DONE)
-			pthread_cond_wait(&o->done, &o->mu);
-	pthread_mutex_unlock(&o->mu);
-	for (i = 0; i < o->n; i++) {
-		j = &o->jobs[i];
-		if (!ret && j->ret) {
-			ret = error_set(j->ret, "%s", j->err);
-		} else if (!ret) {
-			ret = fn(arg, j->plain.buf, j->plain.len, j->off);
-		}
-		j->state = OJOB_FREE;
-	}
-	pthread_mutex_lock(&o->mu);
-	o->n = o->next = 0;
-	pthread_mutex_unlock(&o->mu);
-	return ret;
+	return workring_drain(o->ring, hand_back, &h);
 }
 
 void opener_free(struct opener *o)
 {
-	unsigned i;
-
 	if (!o)
 		return;
-	pthread_mutex_lock(&o->mu);
-	o->quit = 1;
-	pthread_cond_broadcast(&o->work);
-	pthread_mutex_unlock(&o->mu);
-	for (i = 0; i < o->workers; i++)
-		pthread_join(o->tid[i], NULL);
-	for (i = 0; i < OPENER_JOBS; i++) {
-		strbuf_release(&o->jobs[i].blob);
-		strbuf_release(&o->jobs[i].plain);
-	}
-	pthread_mutex_destroy(&o->mu);
-	pthread_cond_destroy(&o->work);
-	pthread_cond_destroy(&o->done);
+	workring_free(o->ring);
 	free(o);
 }

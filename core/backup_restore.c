@@ -157,23 +157,13 @@ static int write_opened(void *arg, const void *plain, size_t len,
 	return 0;
 }
 
-static int discard_opened(void *arg, const void *plain, size_t len,
-			  uint64_t off)
-{
-	(void)arg;
-	(void)plain;
-	(void)len;
-	(void)off;
-	return 0;
-}
-
 static int restore_file(struct restore *r, const struct bt_entry *e)
 {
 	struct bt_extent_reader xr;
 	struct bt_extent x;
 	struct write_arg w;
 	uint64_t off = 0;
-	int fd, ret = 0;
+	int fd, ret = 0, drained;
 
 	fd = openat(r->rootfd, r->rel.buf, O_WRONLY | O_CREAT | O_EXCL |
 		    O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -186,25 +176,16 @@ static int restore_file(struct restore *r, const struct bt_entry *e)
 	 * order of the file; holes are left as holes. */
 	bt_extents(&xr, e);
 	while (!ret && bt_extent_next(&xr, &x)) {
-		if (!x.hole) {
-			if (opener_full(r->opener))
-				ret = opener_drain(r->opener, write_opened, &w);
-			if (!ret)
-				opener_submit(r->opener, x.id, x.len, off);
-		}
+		if (!x.hole)
+			ret = opener_submit(r->opener, x.id, x.len, off,
+					    write_opened, &w);
 		off += x.len;
 	}
-	if (!ret) {
-		ret = opener_drain(r->opener, write_opened, &w);
-	} else {
-		/* Empty the opener, keeping this error's message. */
-		char keep[FURROW_ERROR_MAX];
-		int code = error_code() ? error_code() : ret;
-
-		snprintf(keep, sizeof(keep), "%s", error_message());
-		(void)opener_drain(r->opener, discard_opened, NULL);
-		error_set(code, "%s", keep);
-	}
+	/* Always: the rest written (or, after an error, dropped), the opener
+	 * empty for the next file; the first error is the one it returns. */
+	drained = opener_drain(r->opener, write_opened, &w);
+	if (!ret)
+		ret = drained;
 	if (!ret && ftruncate(fd, (off_t)e->size) < 0)
 		ret = error_errno(FURROW_EIO, "cannot size %s",
 				  abs_of(r, r->rel.buf));
