@@ -144,4 +144,10 @@ int backup_open_blob(const struct backup_key *k, unsigned char type,
  * included). */
 void backup_hex(const unsigned char *bin, size_t n, char *out);
 
+/* 1 if AES-256-GCM runs on AES-NI and PCLMUL (libsodium's), 0 if on
+ * mbedTLS's portable code; the bytes are the same.  Tests force the
+ * portable one to compare the two. */
+int backup_gcm_accelerated(void);
+void backup_gcm_force_portable(int on);
+
 #endif

@@ -505,6 +505,63 @@ static void test_seal_open(void)
 	backup_key_wipe(&k2);
 }
 
+/* Both AES-256-GCM paths make and take the same bytes: what libsodium's
+ * (AES-NI) seals, mbedTLS's opens, and back; a flipped byte is refused by
+ * both. */
+static void test_gcm_paths_agree(void)
+{
+	static const size_t sizes[] = { 0, 1, 16, 17, 65539 };
+	struct backup_key k;
+	struct strbuf blob = STRBUF_INIT, plain = STRBUF_INIT;
+	unsigned char m[32], *data;
+	unsigned bad = 0, refused = 0, tries = 0;
+
+	if (!backup_gcm_accelerated()) {
+		ok(1, "# SKIP no AES-NI and PCLMUL here: mbedTLS's GCM alone");
+		return;
+	}
+	memset(m, 0x5a, sizeof(m));
+	backup_key_derive(&k, m);
+	data = malloc(65539);
+	for (size_t i = 0; i < 65539; i++)
+		data[i] = (unsigned char)(i * 7 + (i >> 8));
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (int sealer = 0; sealer < 2; sealer++) {
+			size_t n = sizes[s];
+
+			strbuf_reset(&blob);
+			strbuf_reset(&plain);
+			backup_gcm_force_portable(sealer);
+			backup_seal(&k, 'c', "id", 2, data, n, &blob);
+			backup_gcm_force_portable(!sealer);
+			if (backup_open_blob(&k, 'c', "id", 2, blob.buf,
+					     blob.len, &plain) ||
+			    plain.len != n || memcmp(plain.buf, data, n))
+				bad++;
+			/* The last byte of the ciphertext, or of the tag. */
+			blob.buf[blob.len - 1 - (n ? 16 : 0)] ^= 0x01;
+			for (int opener = 0; opener < 2; opener++) {
+				backup_gcm_force_portable(opener);
+				strbuf_reset(&plain);
+				tries++;
+				if (backup_open_blob(&k, 'c', "id", 2, blob.buf,
+						     blob.len, &plain) ==
+				    FURROW_EVERIFY && plain.len == 0)
+					refused++;
+			}
+		}
+	}
+	backup_gcm_force_portable(0);
+	is_int(bad, 0, "sealed by either GCM, opened by the other: same "
+	       "plaintext (0 B - 64 KiB)");
+	is_int(refused, tries, "a flipped byte refused by both, nothing "
+	       "handed out");
+	strbuf_release(&blob);
+	strbuf_release(&plain);
+	free(data);
+	backup_key_wipe(&k);
+}
+
 /* Two threads seal and open with one const key at once. */
 static const struct backup_key *shared_key;
 
@@ -557,7 +614,16 @@ int main(void)
 	test_malformed();
 	test_derive();
 	test_chunk_id();
+	tap_diag("AES-256-GCM: %s", backup_gcm_accelerated() ?
+		 "libsodium (AES-NI, PCLMUL)" : "mbedTLS (portable)");
 	test_seal_open();
+	/* The same again on mbedTLS's GCM, when the first run was not. */
+	if (backup_gcm_accelerated()) {
+		backup_gcm_force_portable(1);
+		test_seal_open();
+		backup_gcm_force_portable(0);
+	}
+	test_gcm_paths_agree();
 	test_threads();
 	return tap_done();
 }
