@@ -54,8 +54,8 @@ static void ctx_of(struct driver_ctx *c, struct engine *e, struct slots *slots,
 
 /* Run backup.pre like an exec health check: inside the container, or on
  * the host in the slot directory. */
-static int run_pre(struct engine *e, struct slots *slots, const char *app,
-		   const struct appspec *spec, int slot)
+int op_backup_pre(struct engine *e, struct slots *slots, const char *app,
+		  const struct appspec *spec, int slot)
 {
 	struct appspec_health h;
 	struct health_env env = { 0 };
@@ -271,7 +271,7 @@ int apply_backup(const struct config *cfg, struct store *st, const char *app,
 	memset(out, 0, sizeof(*out));
 	if ((ret = job_open(&j, cfg, st, app)))
 		goto out;
-	if ((ret = run_pre(&j.e, j.slots, app, j.spec, j.slot)))
+	if ((ret = op_backup_pre(&j.e, j.slots, app, j.spec, j.slot)))
 		goto note;
 	if (j.spec->backup.stop) {
 		if ((ret = stop_or_start(&j.e, j.slots, app, j.spec, j.slot, 0)))

@@ -121,6 +121,9 @@ int op_restore_data(struct engine *e, const char *app,
 		    const struct appspec *spec, uint64_t id,
 		    const char *save_tag, const char *commit,
 		    uint64_t *saved_id);
+/* spec's backup.pre (if any) for the version running in slot. */
+int op_backup_pre(struct engine *e, struct slots *slots, const char *app,
+		  const struct appspec *spec, int slot);
 
 /* Snapshot ids kept with an app in the runtime table under
  * "<app>/<what>": "presnap" (the data to put back if the operation in

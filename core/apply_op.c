@@ -592,6 +592,15 @@ static int pre_snapshot(struct op *o)
 
 	if (!o->from || !spec || o->repair)
 		return 0;
+	/* start-first: the old version still runs and writes; its own
+	 * backup.pre (a dump, a quiesce) makes the copy consistent, as for
+	 * a scheduled backup.  stop-first: it has stopped, the data is at
+	 * rest. */
+	if (o->to_spec->strategy == APPSPEC_START_FIRST && o->from_spec &&
+	    o->from_spec->backup.enabled &&
+	    (ret = op_backup_pre(o->e, o->slots, o->app, o->from_spec,
+				 o->from)))
+		return error_prefix(ret, "snapshot before the update");
 	if ((ret = op_snapshot_data(o->e, o->app, spec, "pre-update", "",
 				    &info)))
 		return error_prefix(ret, "snapshot before the update");

@@ -3,8 +3,10 @@
 # snapshot in the active slot's directory (its output lands in the
 # snapshot), backup.stop stops the service for the copy and starts it
 # again, a failing pre hook fails the snapshot (status shows the error),
-# RPO/RTO targets show in status and in the metrics textfile, and
-# retention keeps the newest `keep` plus one a day for `keep_daily` days.
+# RPO/RTO targets show in status and in the metrics textfile,
+# retention keeps the newest `keep` plus one a day for `keep_daily` days,
+# and a start-first update's pre-update snapshot runs the running
+# version's backup.pre first.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib-apply.sh"
 
@@ -104,6 +106,52 @@ test_expect_success 'retention: keep = 2 leaves the two newest (keep_daily keeps
 import json; ids = [s[\"id\"] for s in json.load(open(\"l.json\"))]
 assert ids == ids[-2:] and len(ids) == 2, ids
 "
+'
+
+# update_commit PRE SERIAL: app "db" updated start-first, with a snapshot
+# before each update, whose backup.pre runs PRE.
+update_commit() {
+	cat >"$W/svc/dump.sh" <<-EOS &&
+	#!/bin/sh
+	$1
+	EOS
+	chmod 755 "$W/svc/dump.sh" &&
+	cat >"$W/furrow.lua" <<-EOL &&
+	serial = $2
+	app "db" { kind = "service", files = "svc", exec = { "run.sh" },
+	  data = { "d" }, strategy = "start-first",
+	  backup = { paths = { "d" }, pre = { "/bin/sh", "dump.sh" },
+	             snapshot_before_update = true, keep = 10 } }
+	EOL
+	commit_tree "update $2"
+}
+
+test_expect_success 'start-first: the running version dumps (backup.pre) before the pre-update snapshot' '
+	update_commit "echo dumped-by-4 >../data/d/dump.txt" 4 &&
+	(cd "$D" && furrow -c agent.lua apply) &&
+	echo stale >"$S/apps/db/data/d/dump.txt" &&
+	update_commit "echo dumped-by-5 >../data/d/dump.txt" 5 &&
+	(cd "$D" && furrow -c agent.lua apply) &&
+	(cd "$D" && furrow -c agent.lua backup list --json) >l.json &&
+	id=$("$PY" -c "
+import json; print([s[\"id\"] for s in json.load(open(\"l.json\")) if s[\"tag\"] == \"pre-update\"][-1])
+") &&
+	(cd "$D" && furrow -c agent.lua backup restore db "$id" --to "$D/r-pre") &&
+	echo dumped-by-4 >want &&
+	test_cmp want "$D/r-pre/d/dump.txt" &&
+	test_cmp want "$S/apps/db/data/d/dump.txt"
+'
+
+test_expect_success 'start-first: a failing backup.pre of the running version fails the update before it starts' '
+	update_commit "echo cannot dump >&2; exit 9" 6 &&
+	(cd "$D" && furrow -c agent.lua apply) &&
+	before=$(pid_of_db) &&
+	update_commit "true" 7 &&
+	test_must_fail env -C "$D" "$FURROW" -c agent.lua apply >out 2>err &&
+	cat out err &&
+	test_grep "backup.pre failed" err &&
+	test "$(pid_of_db)" = "$before" &&
+	kill -0 "$before"
 '
 
 test_expect_success 'cleanup' '
