@@ -19,6 +19,7 @@
 #include "monoclock.h"
 #include "bug.h"
 #include "error.h"
+#include "exec_busy.h"
 #include "health.h"
 #include "http.h"
 #include "limits.h"
@@ -333,7 +334,7 @@ static int probe_exec(struct health_result *out, const struct appspec_health *h,
 		/* Like a shell: a bare name is looked up in PATH, a path
 		 * with a slash is relative to the slot directory. */
 		if (strchr(name, '/'))
-			execv(name, argv);
+			execve_waiting_busy(name, argv, environ);
 		else
 			execvp(name, argv);
 		{

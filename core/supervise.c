@@ -21,6 +21,7 @@
 
 #include "bug.h"
 #include "error.h"
+#include "exec_busy.h"
 #include "fileutil.h"
 #include "limits.h"
 #include "supervise.h"
@@ -530,7 +531,7 @@ static __attribute__((noreturn)) void service_main(
 	set_limit(RLIMIT_AS, spec->limits.memory);
 	set_limit(RLIMIT_NOFILE, (unsigned long long)spec->limits.nofile);
 	set_limit(RLIMIT_NPROC, (unsigned long long)spec->limits.pids);
-	execve(spec->argv[0], (char *const *)spec->argv, envp);
+	execve_waiting_busy(spec->argv[0], (char *const *)spec->argv, envp);
 	fail(status_fd, STAGE_EXEC);
 }
 
